@@ -1,0 +1,17 @@
+r"""autodiff_ref: the reference automatic differentiation library of the course.
+
+Forward mode (dual numbers)            ``Dual``, ``jvp``, ``jacfwd``, ``derivative``
+Reverse mode (a tape, Wengert list)    ``vjp``, ``grad``, ``value_and_grad``, ``jacrev``, ``hessian``
+
+Write plain numpy code (``np.sin``, ``@``, ``np.sum``) and differentiate it::
+
+    >>> import numpy as np
+    >>> from autodiff_ref import grad
+    >>> grad(lambda x: np.sum(np.sin(x) * x))(np.array([0.0, 1.0]))
+    array([0.        , 1.38177329])
+"""
+from .dual import Dual, jvp, jacfwd, derivative
+from .reverse import vjp, grad, value_and_grad, jacrev, hessian
+
+__all__ = ["Dual", "jvp", "jacfwd", "derivative",
+           "vjp", "grad", "value_and_grad", "jacrev", "hessian"]

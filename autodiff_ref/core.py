@@ -1,0 +1,297 @@
+r"""Primitives and the dispatch shared by forward and reverse mode.
+
+A *primitive* is an operation whose derivative we state by hand: ``sin``,
+``multiply``, ``sum``, ``matmul``… Every program the library differentiates is
+a composition of primitives. Each mode keeps one table of rules keyed by
+primitive (``dual.jvp_rules``, ``reverse.vjp_rules``); this module only names
+the primitives and routes a call to the right mode.
+
+Routing works like JAX's trace levels. Every transformation (one call of
+``jvp`` or ``vjp``) gets a fresh, larger *level*; its tracers (``Dual`` for
+forward mode, ``Box`` for reverse mode) carry that level. A primitive applied
+to tracers is handled by the tracer with the highest level, which treats every
+other argument, tracer or not, as a constant. Nesting transformations (a
+Hessian is forward-over-reverse) therefore needs no special code, and a
+derivative never confuses the perturbations of two nested transformations.
+
+Users never call primitives directly: numpy calls them for us through the
+``__array_ufunc__`` / ``__array_function__`` protocols, and Python operators
+(``+ * @ [] **``) do the same.
+"""
+import itertools
+import operator
+
+import numpy as np
+
+
+class Primitive:
+    """A named operation with a plain-numpy implementation ``impl``."""
+
+    __slots__ = ("name", "impl")
+
+    def __init__(self, name, impl):
+        self.name, self.impl = name, impl
+
+    def __call__(self, *args, **params):
+        return bind(self, *args, **params)
+
+    def __repr__(self):
+        return self.name
+
+
+_levels = itertools.count(1)
+
+
+def new_level():
+    """A level above every transformation started so far."""
+    return next(_levels)
+
+
+class Tracer:
+    """What ``Dual`` and ``Box`` share: numpy protocols, operators, array methods.
+
+    Subclasses define ``level`` and ``process(primitive, args, params)``.
+    """
+
+    __slots__ = ()
+    __array_priority__ = 100.0
+
+    # -- numpy protocols -------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **params):
+        if method != "__call__" or params.pop("out", None) is not None:
+            raise TypeError(f"autodiff_ref supports plain calls of numpy.{ufunc.__name__}, "
+                            f"not numpy.{ufunc.__name__}.{method} or out=")
+        if ufunc in NONDIFFERENTIABLE_UFUNCS:  # comparisons, sign, floor: no tangent
+            return ufunc(*[primal(x) for x in inputs], **params)
+        prim = UFUNC_PRIMITIVES.get(ufunc)
+        if prim is None:
+            raise NotImplementedError(
+                f"numpy.{ufunc.__name__} has no derivative rule in autodiff_ref; "
+                f"supported ufuncs: {', '.join(sorted(u.__name__ for u in UFUNC_PRIMITIVES))}")
+        return bind(prim, *inputs, **params)
+
+    def __array_function__(self, func, types, args, kwargs):
+        handler = FUNCTIONS.get(func)
+        if handler is None:
+            raise NotImplementedError(
+                f"numpy.{func.__name__} is not differentiable with autodiff_ref; "
+                "write it with the supported functions (autodiff_ref.core.FUNCTIONS lists them)")
+        return handler(*args, **kwargs)
+
+    # -- operators: each is a primitive ----------------------------------
+    def __add__(self, other): return bind(add, self, other)
+    def __radd__(self, other): return bind(add, other, self)
+    def __sub__(self, other): return bind(subtract, self, other)
+    def __rsub__(self, other): return bind(subtract, other, self)
+    def __mul__(self, other): return bind(multiply, self, other)
+    def __rmul__(self, other): return bind(multiply, other, self)
+    def __truediv__(self, other): return bind(divide, self, other)
+    def __rtruediv__(self, other): return bind(divide, other, self)
+    def __pow__(self, other): return bind(power, self, other)
+    def __rpow__(self, other): return bind(power, other, self)
+    def __matmul__(self, other): return bind(matmul, self, other)
+    def __rmatmul__(self, other): return bind(matmul, other, self)
+    def __neg__(self): return bind(negative, self)
+    def __pos__(self): return self
+    def __abs__(self): return bind(absolute, self)
+    def __getitem__(self, index): return bind(getitem, self, index=index)
+
+    # Comparisons look at the primal only: control flow sees ordinary numbers.
+    def __lt__(self, other): return primal(self) < primal(other)
+    def __le__(self, other): return primal(self) <= primal(other)
+    def __gt__(self, other): return primal(self) > primal(other)
+    def __ge__(self, other): return primal(self) >= primal(other)
+    def __eq__(self, other): return primal(self) == primal(other)
+    def __ne__(self, other): return primal(self) != primal(other)
+    __hash__ = None
+
+    def __bool__(self): return bool(primal(self))
+    def __float__(self): return float(primal(self))
+    def __int__(self): return int(primal(self))
+    def __index__(self): return operator.index(primal(self))
+
+    # -- array methods, delegating to the numpy functions ----------------
+    shape = property(lambda self: np.shape(primal(self)))
+    ndim = property(lambda self: np.ndim(primal(self)))
+    size = property(lambda self: np.size(primal(self)))
+    dtype = property(lambda self: np.result_type(primal(self)))
+    T = property(lambda self: transpose(self))
+
+    def __len__(self): return len(primal(self))
+    def __iter__(self): return (self[i] for i in range(len(self)))
+    def sum(self, axis=None, keepdims=False): return sum_(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return np.mean(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return amax(self, axis=axis, keepdims=keepdims)
+    def min(self, axis=None, keepdims=False): return amin(self, axis=axis, keepdims=keepdims)
+    def prod(self, axis=None, keepdims=False): return prod(self, axis=axis, keepdims=keepdims)
+    def dot(self, other): return np.dot(self, other)
+    def reshape(self, *shape): return reshape(self, shape=shape[0] if len(shape) == 1 else shape)
+    def transpose(self, *axes): return transpose(self, axes=(axes[0] if len(axes) == 1 else axes) or None)
+    def ravel(self): return reshape(self, shape=(-1,))
+    def flatten(self): return reshape(self, shape=(-1,))
+    def squeeze(self, axis=None): return np.squeeze(self, axis=axis)
+    def item(self): return primal(self).item()
+
+
+def primal(x):
+    """Strip every tracer: the plain number or array underneath."""
+    while isinstance(x, Tracer):
+        x = x.value
+    return x
+
+
+def bind(prim, *args, **params):
+    """Apply `prim`: by the top-level tracer among `args` or, if none, by numpy."""
+    top = None
+    for x in args:
+        if isinstance(x, Tracer) and (top is None or x.level > top.level):
+            top = x
+    if top is None:
+        return prim.impl(*args, **params)
+    return top.process(prim, args, params)
+
+
+# ----------------------------------------------------------------------------
+# The primitives. The reverse rule of a primitive is often another primitive
+# (sum ↔ broadcast_to, getitem ↔ untake): declaring those too keeps every rule
+# differentiable, which is what makes Hessians work.
+# ----------------------------------------------------------------------------
+def _normalize_axis(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return tuple(sorted(a % ndim for a in axes)) if ndim else ()
+
+
+def _untake(g, index, shape):
+    """The transpose of ``x[index]``: a zero array of `shape` with `g` added at `index`."""
+    out = np.zeros(shape, dtype=np.result_type(g, float))
+    np.add.at(out, index, g)
+    return out
+
+
+def _reduce(f):
+    return lambda x, axis=None, keepdims=False: f(x, axis=axis, keepdims=keepdims)
+
+
+add = Primitive("add", np.add)
+subtract = Primitive("subtract", np.subtract)
+multiply = Primitive("multiply", np.multiply)
+divide = Primitive("divide", np.true_divide)
+power = Primitive("power", np.power)
+negative = Primitive("negative", np.negative)
+maximum = Primitive("maximum", np.maximum)
+minimum = Primitive("minimum", np.minimum)
+exp = Primitive("exp", np.exp)
+log = Primitive("log", np.log)
+sin = Primitive("sin", np.sin)
+cos = Primitive("cos", np.cos)
+tan = Primitive("tan", np.tan)
+tanh = Primitive("tanh", np.tanh)
+sinh = Primitive("sinh", np.sinh)
+cosh = Primitive("cosh", np.cosh)
+sqrt = Primitive("sqrt", np.sqrt)
+square = Primitive("square", np.square)
+absolute = Primitive("abs", np.absolute)
+arctan = Primitive("arctan", np.arctan)
+log1p = Primitive("log1p", np.log1p)
+expm1 = Primitive("expm1", np.expm1)
+matmul = Primitive("matmul", np.matmul)
+
+sum_ = Primitive("sum", _reduce(np.sum))
+amax = Primitive("max", _reduce(np.max))
+amin = Primitive("min", _reduce(np.min))
+prod = Primitive("prod", _reduce(np.prod))
+reshape = Primitive("reshape", lambda x, shape: np.reshape(x, shape))
+transpose = Primitive("transpose", lambda x, axes=None: np.transpose(x, axes))
+broadcast_to = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape))
+getitem = Primitive("getitem", lambda x, index: x[index])
+untake = Primitive("untake", _untake)
+where = Primitive("where", lambda condition, x, y: np.where(condition, x, y))
+concatenate = Primitive("concatenate", lambda *xs, axis=0: np.concatenate(xs, axis=axis))
+
+UFUNC_PRIMITIVES = {
+    np.add: add, np.subtract: subtract, np.multiply: multiply, np.true_divide: divide,
+    np.power: power, np.negative: negative, np.maximum: maximum, np.minimum: minimum,
+    np.exp: exp, np.log: log, np.sin: sin, np.cos: cos, np.tan: tan, np.tanh: tanh,
+    np.sinh: sinh, np.cosh: cosh, np.sqrt: sqrt, np.square: square,
+    np.absolute: absolute, np.arctan: arctan, np.log1p: log1p, np.expm1: expm1,
+    np.matmul: matmul,
+}
+NONDIFFERENTIABLE_UFUNCS = {
+    np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
+    np.sign, np.floor, np.ceil, np.rint, np.isfinite, np.isnan, np.isinf,
+    np.logical_and, np.logical_or, np.logical_not,
+}
+
+
+# numpy functions, written with the primitives above (this is the whole list).
+def _mean(x, axis=None, keepdims=False, **_):
+    count = np.size(primal(x)) // max(np.size(np.sum(primal(x), axis=axis)), 1)
+    return sum_(x, axis=axis, keepdims=keepdims) / count
+
+
+def _dot(a, b):
+    if np.ndim(primal(a)) == 0 or np.ndim(primal(b)) == 0:
+        return multiply(a, b)
+    return matmul(a, b)
+
+
+def _stack(arrays, axis=0):
+    ndim = np.ndim(primal(arrays[0])) + 1
+    axis = axis % ndim
+    return concatenate(*[expand_dims(a, axis) for a in arrays], axis=axis)
+
+
+def expand_dims(x, axis):
+    shape = list(np.shape(primal(x)))
+    shape.insert(axis % (len(shape) + 1), 1)
+    return reshape(x, shape=tuple(shape))
+
+
+def _squeeze(x, axis=None):
+    return reshape(x, shape=np.squeeze(primal(x), axis=axis).shape)
+
+
+def _moveaxis(x, source, destination):
+    order = [a for a in range(np.ndim(primal(x))) if a != source % np.ndim(primal(x))]
+    order.insert(destination % np.ndim(primal(x)), source % np.ndim(primal(x)))
+    return transpose(x, axes=tuple(order))
+
+
+def _nondiff(f):
+    return lambda *args, **kw: f(*[primal(a) for a in args], **{k: primal(v) for k, v in kw.items()})
+
+
+FUNCTIONS = {
+    np.sum: lambda x, axis=None, keepdims=False, **_: sum_(x, axis=axis, keepdims=keepdims),
+    np.mean: _mean,
+    np.max: lambda x, axis=None, keepdims=False, **_: amax(x, axis=axis, keepdims=keepdims),
+    np.min: lambda x, axis=None, keepdims=False, **_: amin(x, axis=axis, keepdims=keepdims),
+    np.prod: lambda x, axis=None, keepdims=False, **_: prod(x, axis=axis, keepdims=keepdims),
+    np.dot: _dot,
+    np.reshape: lambda x, shape=None, **kw: reshape(x, shape=kw.get("newshape", shape)),
+    np.transpose: lambda x, axes=None: transpose(x, axes=axes),
+    np.broadcast_to: lambda x, shape: broadcast_to(x, shape=tuple(shape)),
+    np.where: lambda condition, x, y: where(primal(condition), x, y),
+    np.concatenate: lambda arrays, axis=0: concatenate(*arrays, axis=axis),
+    np.stack: _stack,
+    np.expand_dims: expand_dims,
+    np.squeeze: _squeeze,
+    np.moveaxis: _moveaxis,
+    np.ravel: lambda x: reshape(x, shape=(-1,)),
+    np.outer: lambda a, b: multiply(reshape(a, shape=(-1, 1)), reshape(b, shape=(1, -1))),
+    np.clip: lambda x, lo, hi: minimum(maximum(x, lo), hi),
+    np.shape: _nondiff(np.shape), np.ndim: _nondiff(np.ndim), np.size: _nondiff(np.size),
+    np.zeros_like: _nondiff(np.zeros_like), np.ones_like: _nondiff(np.ones_like),
+    np.full_like: _nondiff(np.full_like), np.argmax: _nondiff(np.argmax),
+    np.argmin: _nondiff(np.argmin), np.isclose: _nondiff(np.isclose),
+    np.allclose: _nondiff(np.allclose), np.result_type: _nondiff(np.result_type),
+    np.linalg.norm: lambda x, ord=None, axis=None, keepdims=False: (
+        sqrt(sum_(multiply(x, x), axis=axis, keepdims=keepdims)) if ord in (None, 2, "fro")
+        else _unsupported("numpy.linalg.norm with ord=%r" % (ord,))),
+}
+
+
+def _unsupported(what):
+    raise NotImplementedError(f"{what} is not differentiable with autodiff_ref")

@@ -1,0 +1,380 @@
+r"""Reverse mode: record a tape (Wengert list), then sweep it backwards.
+
+Evaluating f on :class:`Box` inputs appends one entry per primitive to a
+:class:`Tape`: which primitive, the tape indices of its parents, the values it
+saw and the value it produced. The reverse sweep walks the tape from the end
+and applies the *incremental adjoint recursion*
+
+.. math:: \bar v_j \mathrel{+}= \bar v_i \,\frac{\partial v_i}{\partial v_j}
+          \qquad\text{for every parent } j \text{ of entry } i,
+
+where :math:`\bar v_i = \partial y / \partial v_i` is the adjoint (cotangent)
+of entry i. Each rule in :data:`vjp_rules` maps the output cotangent to one
+input's cotangent (a vector-Jacobian product). Rules never think about
+broadcasting: the sweep sums every cotangent back to its input's shape.
+
+The tape is a flat list walked by index, so nothing recurses (tapes of an ODE
+solve are deep) and no node points back at another (no reference cycles for
+the garbage collector to chase).
+"""
+import operator
+from typing import NamedTuple
+
+import numpy as np
+
+from . import core
+from .core import Tracer, primal
+
+
+class Entry(NamedTuple):
+    """One row of the Wengert list (the tape stores these as plain tuples)."""
+    primitive: core.Primitive  # None for an input
+    parents: tuple             # tape index of each argument, None for a constant
+    args: tuple                # the argument values the rule needs
+    params: dict               # static parameters (axis, shape, index, ...)
+    value: object              # the value this entry computed
+
+
+_NO_PARAMS = {}
+
+
+class Tape:
+    """The Wengert list of one evaluation: a list of :class:`Entry` tuples."""
+
+    __slots__ = ("entries", "level")
+
+    def __init__(self, level):
+        self.entries, self.level = [], level
+
+    def __len__(self):
+        return len(self.entries)
+
+    def input(self, value):
+        """A new input v₁₋ₙ … v₀ on the tape, boxed."""
+        self.entries.append((None, (), (), _NO_PARAMS, value))
+        return Box(value, self, len(self.entries) - 1)
+
+    def sweep(self, index, cotangent):
+        """The reverse sweep from entry `index` seeded with `cotangent`.
+
+        Returns the list of adjoints, one per entry (None where the output
+        does not depend on the entry).
+        """
+        entries = self.entries
+        adjoints = [None] * len(entries)
+        adjoints[index] = cotangent
+        for i in range(index, -1, -1):
+            g = adjoints[i]
+            if g is None:
+                continue
+            prim, parents, args, params, value = entries[i]
+            if prim is None:
+                continue
+            rules = vjp_rules[prim]
+            for rule, p in zip(rules, parents):
+                if p is None:
+                    continue
+                ct = rule(g, value, *args, **params)
+                if ct.__class__ is not float:
+                    ct = _unbroadcast(ct, entries[p][4])
+                old = adjoints[p]
+                adjoints[p] = ct if old is None else old + ct
+        return adjoints
+
+
+class Box(Tracer):
+    """A value being recorded on a tape; ``index`` is its row in the Wengert list."""
+
+    __slots__ = ("value", "tape", "index", "level")
+
+    def __init__(self, value, tape, index):
+        self.value, self.tape, self.index, self.level = value, tape, index, tape.level
+
+    def __repr__(self):
+        return f"Box(v{self.index}={self.value!r})"
+
+    def process(self, prim, args, params):
+        tape = self.tape
+        if prim not in vjp_rules:
+            raise NotImplementedError(f"no reverse-mode (VJP) rule for primitive '{prim}'")
+        parents = tuple(x.index if isinstance(x, Box) and x.tape is tape else None for x in args)
+        values = tuple(x.value if p is not None else x for x, p in zip(args, parents))
+        ans = prim(*values, **params)
+        tape.entries.append((prim, parents, values, params or _NO_PARAMS, ans))
+        return Box(ans, tape, len(tape.entries) - 1)
+
+    # A fast path for the arithmetic of scalar programs: the same entry bind() would record.
+    def _binary(self, prim, other, swap):
+        tape = self.tape
+        if other.__class__ is Box and other.tape is tape:
+            x, y, px, py = self.value, other.value, self.index, other.index
+        elif other.__class__ is float or other.__class__ is int:
+            x, y, px, py = self.value, other, self.index, None
+        else:
+            return core.bind(prim, other, self) if swap else core.bind(prim, self, other)
+        if swap:
+            x, y, px, py = y, x, py, px
+        ans = _OPERATOR[prim](x, y)
+        tape.entries.append((prim, (px, py), (x, y), _NO_PARAMS, ans))
+        return Box(ans, tape, len(tape.entries) - 1)
+
+    def __add__(self, other): return self._binary(core.add, other, False)
+    def __radd__(self, other): return self._binary(core.add, other, True)
+    def __sub__(self, other): return self._binary(core.subtract, other, False)
+    def __rsub__(self, other): return self._binary(core.subtract, other, True)
+    def __mul__(self, other): return self._binary(core.multiply, other, False)
+    def __rmul__(self, other): return self._binary(core.multiply, other, True)
+    def __truediv__(self, other): return self._binary(core.divide, other, False)
+    def __rtruediv__(self, other): return self._binary(core.divide, other, True)
+
+
+_OPERATOR = {core.add: operator.add, core.subtract: operator.sub,
+             core.multiply: operator.mul, core.divide: operator.truediv}
+
+
+def _unbroadcast(ct, like):
+    """Sum `ct` over the axes broadcasting added or stretched, to `like`'s shape."""
+    shape = like.shape if hasattr(like, "shape") else ()
+    ct_shape = ct.shape if hasattr(ct, "shape") else ()
+    if ct_shape == shape:
+        return ct
+    extra = len(ct_shape) - len(shape)
+    if extra > 0:
+        ct = core.sum_(ct, axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and ct_shape[extra + i] != 1)
+    if stretched:
+        ct = core.sum_(ct, axis=stretched, keepdims=True)
+    return ct
+
+
+# ----------------------------------------------------------------------------
+# The rules: primitive -> one rule per input: rule(g, ans, *args, **params)
+# returns that input's cotangent given the output cotangent g.
+# ----------------------------------------------------------------------------
+vjp_rules = {}
+
+
+def defvjp(prim, *rules):
+    vjp_rules[prim] = rules
+
+
+def _keepdims(g, x, axis, keepdims):
+    """g of a reduction over `axis`, reshaped so it broadcasts against x."""
+    if keepdims:
+        return g
+    shape = list(np.shape(primal(x)))
+    for a in core._normalize_axis(axis, len(shape)):
+        shape[a] = 1
+    return core.reshape(g, shape=tuple(shape)) if isinstance(g, Tracer) else np.reshape(g, shape)
+
+
+def _sum_vjp(g, ans, x, axis=None, keepdims=False):
+    return core.broadcast_to(_keepdims(g, x, axis, keepdims), shape=np.shape(primal(x)))
+
+
+def _extremum_vjp(g, ans, x, axis=None, keepdims=False):
+    hit = primal(x) == _keepdims(primal(ans), x, axis, keepdims)
+    return _keepdims(g, x, axis, keepdims) * (hit / np.sum(hit, axis=core._normalize_axis(axis, np.ndim(hit)), keepdims=True))
+
+
+def _prod_vjp(g, ans, x, axis=None, keepdims=False):
+    return _keepdims(g, x, axis, keepdims) * _keepdims(ans, x, axis, keepdims) / x
+
+
+def _swap_last(a):
+    n = np.ndim(primal(a))
+    return core.transpose(a, axes=tuple(range(n - 2)) + (n - 1, n - 2))
+
+
+def _column(a):
+    return core.reshape(a, shape=np.shape(primal(a)) + (1,))
+
+
+def _matmul_vjp_left(g, ans, x, y):
+    """x̄ = ȳ @ yᵀ (ȳ ⊗ y when y is a vector)."""
+    if np.ndim(primal(y)) == 1:
+        return _column(g) * y
+    return g @ _swap_last(y)
+
+
+def _matmul_vjp_right(g, ans, x, y):
+    """ȳ = xᵀ @ ȳ (x ⊗ ȳ when x is a vector)."""
+    if np.ndim(primal(x)) == 1:
+        if np.ndim(primal(y)) == 1:
+            return g * x
+        return _column(x) * core.reshape(g, shape=np.shape(primal(g))[:-1] + (1,) + np.shape(primal(g))[-1:])
+    return _swap_last(x) @ g
+
+
+def _concatenate_vjp(i):
+    def rule(g, ans, *xs, axis=0):
+        axis = axis % np.ndim(primal(ans))
+        start = sum(np.shape(primal(x))[axis] for x in xs[:i])
+        index = (slice(None),) * axis + (slice(start, start + np.shape(primal(xs[i]))[axis]),)
+        return core.getitem(g, index=index)
+    return rule
+
+
+def _inverse_axes(x, axes):
+    n = np.ndim(primal(x))
+    return None if axes is None else tuple(np.argsort([a % n for a in axes]))
+
+
+defvjp(core.add,      lambda g, ans, x, y: g,          lambda g, ans, x, y: g)
+defvjp(core.subtract, lambda g, ans, x, y: g,          lambda g, ans, x, y: -g)
+defvjp(core.multiply, lambda g, ans, x, y: g * y,      lambda g, ans, x, y: g * x)
+defvjp(core.divide,   lambda g, ans, x, y: g / y,      lambda g, ans, x, y: -g * ans / y)
+defvjp(core.power,    lambda g, ans, x, y: g * y * x ** (y - 1),
+                      lambda g, ans, x, y: g * ans * np.log(x))
+defvjp(core.negative, lambda g, ans, x: -g)
+defvjp(core.maximum,  lambda g, ans, x, y: g * (primal(x) >= primal(y)),
+                      lambda g, ans, x, y: g * (primal(x) < primal(y)))
+defvjp(core.minimum,  lambda g, ans, x, y: g * (primal(x) <= primal(y)),
+                      lambda g, ans, x, y: g * (primal(x) > primal(y)))
+defvjp(core.exp,      lambda g, ans, x: g * ans)
+defvjp(core.log,      lambda g, ans, x: g / x)
+defvjp(core.sin,      lambda g, ans, x: g * np.cos(x))
+defvjp(core.cos,      lambda g, ans, x: -g * np.sin(x))
+defvjp(core.tan,      lambda g, ans, x: g * (1 + ans * ans))
+defvjp(core.tanh,     lambda g, ans, x: g * (1 - ans * ans))
+defvjp(core.sinh,     lambda g, ans, x: g * np.cosh(x))
+defvjp(core.cosh,     lambda g, ans, x: g * np.sinh(x))
+defvjp(core.sqrt,     lambda g, ans, x: g / (2 * ans))
+defvjp(core.square,   lambda g, ans, x: 2 * x * g)
+defvjp(core.absolute, lambda g, ans, x: g * np.sign(primal(x)))
+defvjp(core.arctan,   lambda g, ans, x: g / (1 + x * x))
+defvjp(core.log1p,    lambda g, ans, x: g / (1 + x))
+defvjp(core.expm1,    lambda g, ans, x: g * (ans + 1))
+defvjp(core.where,    None,
+                      lambda g, ans, c, x, y: g * c,
+                      lambda g, ans, c, x, y: g * ~np.asarray(c, bool))
+defvjp(core.matmul,   _matmul_vjp_left, _matmul_vjp_right)
+# Linear primitives: the cotangent goes through the transposed operation.
+defvjp(core.sum_,     _sum_vjp)
+defvjp(core.amax,     _extremum_vjp)
+defvjp(core.amin,     _extremum_vjp)
+defvjp(core.prod,     _prod_vjp)
+defvjp(core.reshape,  lambda g, ans, x, shape: core.reshape(g, shape=np.shape(primal(x))))
+defvjp(core.transpose, lambda g, ans, x, axes=None: core.transpose(g, axes=_inverse_axes(x, axes)))
+defvjp(core.broadcast_to, lambda g, ans, x, shape: _unbroadcast(g, x))
+defvjp(core.getitem,  lambda g, ans, x, index: core.untake(g, index=index, shape=np.shape(primal(x))))
+defvjp(core.untake,   lambda g, ans, t, index, shape: core.getitem(g, index=index))
+
+
+class _ConcatenateRules:
+    """concatenate takes any number of inputs: hand out the rule for input i on demand."""
+
+    def __iter__(self):
+        i = 0
+        while True:
+            yield _concatenate_vjp(i)
+            i += 1
+
+
+vjp_rules[core.concatenate] = _ConcatenateRules()
+
+
+# ----------------------------------------------------------------------------
+# The user-facing transformations
+# ----------------------------------------------------------------------------
+def _as_float(x):
+    if isinstance(x, Tracer):
+        return x
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return float(x)
+    x = np.asarray(x)
+    return x.astype(float) if x.dtype.kind in "biu" else x
+
+
+def _zeros_like(x):
+    return 0.0 if np.ndim(primal(x)) == 0 and not isinstance(primal(x), np.ndarray) \
+        else np.zeros(np.shape(primal(x)))
+
+
+def vjp(f, *primals):
+    r"""Evaluate f on a tape; return ``(f(x), pullback)``.
+
+    ``pullback(ȳ)`` runs the reverse sweep and returns the tuple of input
+    cotangents :math:`(\bar y^\top \partial f/\partial x_1, \dots)`, one per
+    primal, each shaped like its primal. The pullback may be called many times
+    (every row of a Jacobian); each call starts from fresh adjoints.
+    """
+    tape = Tape(core.new_level())
+    boxes = [tape.input(_as_float(p)) for p in primals]
+    out = f(*boxes)
+    on_tape = isinstance(out, Box) and out.tape is tape
+    value = out.value if on_tape else out
+    out_shape = np.shape(primal(value))
+
+    def pullback(cotangent):
+        if np.shape(primal(cotangent)) != out_shape:
+            raise ValueError(f"pullback: the cotangent has shape {np.shape(primal(cotangent))}, "
+                             f"but the output has shape {out_shape}; they must match")
+        if not on_tape:
+            return tuple(_zeros_like(b.value) for b in boxes)
+        adjoints = tape.sweep(out.index, _as_float(cotangent))
+        return tuple(_zeros_like(b.value) if adjoints[b.index] is None else adjoints[b.index]
+                     for b in boxes)
+    return value, pullback
+
+
+def _argnums_tuple(argnums):
+    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+
+def _restrict(f, args, nums):
+    """f as a function of the arguments numbered `nums` only, the others held fixed."""
+    def f_of_selected(*selected):
+        full = list(args)
+        for i, x in zip(nums, selected):
+            full[i] = x
+        return f(*full)
+    return f_of_selected
+
+
+def value_and_grad(f, argnums=0):
+    r"""``(f(x), ∇f(x))`` for a scalar-valued f, by one forward pass and one reverse sweep."""
+    def value_and_gradient(*args):
+        nums = _argnums_tuple(argnums)
+        value, pullback = vjp(_restrict(f, args, nums), *[args[i] for i in nums])
+        if np.ndim(primal(value)) != 0:
+            raise TypeError(
+                f"grad needs a scalar output, but {getattr(f, '__name__', 'f')} returned shape "
+                f"{np.shape(primal(value))}; use jacrev (or jacfwd) for the Jacobian of a "
+                "vector output, or vjp for a vector-Jacobian product")
+        grads = pullback(1.0)
+        return value, (grads[0] if isinstance(argnums, int) else grads)
+    return value_and_gradient
+
+
+def grad(f, argnums=0):
+    r"""The gradient ∇f of a scalar-valued f: the pullback of the cotangent 1."""
+    vg = value_and_grad(f, argnums)
+    return lambda *args: vg(*args)[1]
+
+
+def jacrev(f, argnums=0):
+    r"""The Jacobian by reverse mode: row i is the pullback of the i-th unit cotangent.
+
+    One forward pass records the tape; the reverse sweep runs once per output
+    entry. The result has shape ``out.shape + x.shape``.
+    """
+    def jacobian(*args):
+        nums = _argnums_tuple(argnums)
+        primals = [_as_float(args[i]) for i in nums]
+        value, pullback = vjp(_restrict(f, args, nums), *primals)
+        out_shape = np.shape(primal(value))
+        m = int(np.prod(out_shape))
+        rows = [pullback(e.reshape(out_shape)) for e in np.eye(m)]
+        jacs = tuple(
+            core.reshape(np.stack([r[j] for r in rows]) if rows else np.zeros((0,) + np.shape(primal(x))),
+                         shape=out_shape + np.shape(primal(x)))
+            for j, x in enumerate(primals))
+        return jacs[0] if isinstance(argnums, int) else jacs
+    return jacobian
+
+
+def hessian(f, argnums=0):
+    r"""The Hessian ∇²f, forward-over-reverse: the forward-mode Jacobian of ∇f."""
+    from .dual import jacfwd
+    return jacfwd(grad(f, argnums), argnums)
