@@ -17,7 +17,6 @@ The tape is a flat list walked by index, so nothing recurses (tapes of an ODE
 solve are deep) and no node points back at another (no reference cycles for
 the garbage collector to chase).
 """
-import operator
 from typing import NamedTuple
 
 import numpy as np
@@ -27,7 +26,7 @@ from .core import Tracer, primal
 
 
 class Entry(NamedTuple):
-    """One row of the Wengert list (the tape stores these as plain tuples)."""
+    """One row of the Wengert list."""
     primitive: core.Primitive  # None for an input
     parents: tuple             # tape index of each argument, None for a constant
     args: tuple                # the argument values the rule needs
@@ -39,44 +38,80 @@ _NO_PARAMS = {}
 
 
 class Tape:
-    """The Wengert list of one evaluation: a list of :class:`Entry` tuples."""
+    """The Wengert list of one evaluation, stored column by column.
 
-    __slots__ = ("entries", "level")
+    Row i is ``tape[i]``, an :class:`Entry`. Keeping one list per field rather
+    than one object per row means recording allocates almost nothing the
+    garbage collector has to track.
+    """
+
+    __slots__ = ("primitives", "parents", "args", "params", "values", "partials", "level")
 
     def __init__(self, level):
-        self.entries, self.level = [], level
+        self.primitives, self.parents, self.args, self.params, self.values = [], [], [], [], []
+        self.partials = []  # the elemental partials c_ij of scalar arithmetic rows, else None
+        self.level = level
 
     def __len__(self):
-        return len(self.entries)
+        return len(self.values)
+
+    def __getitem__(self, i):
+        return Entry(self.primitives[i], self.parents[i], self.args[i], self.params[i], self.values[i])
+
+    @property
+    def entries(self):
+        """All rows, as :class:`Entry` tuples."""
+        return [self[i] for i in range(len(self))]
+
+    def record(self, prim, parents, args, params, value):
+        """Append a row; return the boxed value."""
+        self.primitives.append(prim)
+        self.parents.append(parents)
+        self.args.append(args)
+        self.params.append(params)
+        self.partials.append(None)
+        self.values.append(value)
+        return Box(value, self, len(self.values) - 1)
 
     def input(self, value):
         """A new input v₁₋ₙ … v₀ on the tape, boxed."""
-        self.entries.append((None, (), (), _NO_PARAMS, value))
-        return Box(value, self, len(self.entries) - 1)
+        return self.record(None, (), (), _NO_PARAMS, value)
 
     def sweep(self, index, cotangent):
-        """The reverse sweep from entry `index` seeded with `cotangent`.
+        """The reverse sweep from row `index` seeded with `cotangent`.
 
-        Returns the list of adjoints, one per entry (None where the output
-        does not depend on the entry).
+        Returns the list of adjoints, one per row (None where the output
+        does not depend on the row).
         """
-        entries = self.entries
-        adjoints = [None] * len(entries)
+        primitives, parents, args, params, values, partials = (
+            self.primitives, self.parents, self.args, self.params, self.values, self.partials)
+        adjoints = [None] * len(values)
         adjoints[index] = cotangent
+        rules_of = vjp_rules
         for i in range(index, -1, -1):
             g = adjoints[i]
             if g is None:
                 continue
-            prim, parents, args, params, value = entries[i]
+            c = partials[i]
+            if c is not None:  # scalar arithmetic: v̄ⱼ += v̄ᵢ·cᵢⱼ with the recorded partials
+                (p, q), (cp, cq) = parents[i], c
+                if p is not None:
+                    old = adjoints[p]
+                    adjoints[p] = g * cp if old is None else old + g * cp
+                if q is not None:
+                    old = adjoints[q]
+                    adjoints[q] = g * cq if old is None else old + g * cq
+                continue
+            prim = primitives[i]
             if prim is None:
                 continue
-            rules = vjp_rules[prim]
-            for rule, p in zip(rules, parents):
+            ans, a, kw = values[i], args[i], params[i]
+            for rule, p in zip(rules_of[prim], parents[i]):
                 if p is None:
                     continue
-                ct = rule(g, value, *args, **params)
+                ct = rule(g, ans, *a, **kw) if kw else rule(g, ans, *a)
                 if ct.__class__ is not float:
-                    ct = _unbroadcast(ct, entries[p][4])
+                    ct = _unbroadcast(ct, values[p])
                 old = adjoints[p]
                 adjoints[p] = ct if old is None else old + ct
         return adjoints
@@ -99,37 +134,77 @@ class Box(Tracer):
             raise NotImplementedError(f"no reverse-mode (VJP) rule for primitive '{prim}'")
         parents = tuple(x.index if isinstance(x, Box) and x.tape is tape else None for x in args)
         values = tuple(x.value if p is not None else x for x, p in zip(args, parents))
-        ans = prim(*values, **params)
-        tape.entries.append((prim, parents, values, params or _NO_PARAMS, ans))
-        return Box(ans, tape, len(tape.entries) - 1)
+        return tape.record(prim, parents, values, params or _NO_PARAMS, prim(*values, **params))
 
-    # A fast path for the arithmetic of scalar programs: the same entry bind() would record.
-    def _binary(self, prim, other, swap):
+    # Scalar arithmetic, the bulk of scalar programs, takes a fast path that
+    # records the elemental partials cᵢⱼ = ∂vᵢ/∂vⱼ right away (Griewank's
+    # extended system), so the sweep multiplies instead of calling a rule.
+    # tests/test_primitives.py checks these against vjp_rules.
+    def _scalar(self, prim, other, swap):
         tape = self.tape
+        x = self.value
         if other.__class__ is Box and other.tape is tape:
-            x, y, px, py = self.value, other.value, self.index, other.index
+            y, px, py = other.value, self.index, other.index
         elif other.__class__ is float or other.__class__ is int:
-            x, y, px, py = self.value, other, self.index, None
+            y, px, py = other, self.index, None
         else:
-            return core.bind(prim, other, self) if swap else core.bind(prim, self, other)
+            return None
+        if x.__class__ is not float or y.__class__ is not float and y.__class__ is not int:
+            return None
         if swap:
             x, y, px, py = y, x, py, px
-        ans = _OPERATOR[prim](x, y)
-        tape.entries.append((prim, (px, py), (x, y), _NO_PARAMS, ans))
-        return Box(ans, tape, len(tape.entries) - 1)
+        if prim is core.multiply:
+            ans, c = x * y, (y, x)
+        elif prim is core.add:
+            ans, c = x + y, _ONES
+        elif prim is core.subtract:
+            ans, c = x - y, _ONE_MINUS_ONE
+        else:
+            ans = x / y
+            c = (1.0 / y, -ans / y)
+        tape.primitives.append(prim)
+        tape.parents.append((px, py))
+        tape.args.append((x, y))
+        tape.params.append(_NO_PARAMS)
+        tape.partials.append(c)
+        values = tape.values
+        values.append(ans)
+        return Box(ans, tape, len(values) - 1)
 
-    def __add__(self, other): return self._binary(core.add, other, False)
-    def __radd__(self, other): return self._binary(core.add, other, True)
-    def __sub__(self, other): return self._binary(core.subtract, other, False)
-    def __rsub__(self, other): return self._binary(core.subtract, other, True)
-    def __mul__(self, other): return self._binary(core.multiply, other, False)
-    def __rmul__(self, other): return self._binary(core.multiply, other, True)
-    def __truediv__(self, other): return self._binary(core.divide, other, False)
-    def __rtruediv__(self, other): return self._binary(core.divide, other, True)
+    def __add__(self, other):
+        out = self._scalar(core.add, other, False)
+        return core.bind(core.add, self, other) if out is None else out
+
+    def __radd__(self, other):
+        out = self._scalar(core.add, other, True)
+        return core.bind(core.add, other, self) if out is None else out
+
+    def __sub__(self, other):
+        out = self._scalar(core.subtract, other, False)
+        return core.bind(core.subtract, self, other) if out is None else out
+
+    def __rsub__(self, other):
+        out = self._scalar(core.subtract, other, True)
+        return core.bind(core.subtract, other, self) if out is None else out
+
+    def __mul__(self, other):
+        out = self._scalar(core.multiply, other, False)
+        return core.bind(core.multiply, self, other) if out is None else out
+
+    def __rmul__(self, other):
+        out = self._scalar(core.multiply, other, True)
+        return core.bind(core.multiply, other, self) if out is None else out
+
+    def __truediv__(self, other):
+        out = self._scalar(core.divide, other, False)
+        return core.bind(core.divide, self, other) if out is None else out
+
+    def __rtruediv__(self, other):
+        out = self._scalar(core.divide, other, True)
+        return core.bind(core.divide, other, self) if out is None else out
 
 
-_OPERATOR = {core.add: operator.add, core.subtract: operator.sub,
-             core.multiply: operator.mul, core.divide: operator.truediv}
+_ONES, _ONE_MINUS_ONE = (1.0, 1.0), (1.0, -1.0)
 
 
 def _unbroadcast(ct, like):
