@@ -12,6 +12,7 @@ Write plain numpy code (``np.sin``, ``@``, ``np.sum``) and differentiate it::
 """
 from .dual import Dual, jvp, jacfwd, derivative
 from .reverse import vjp, grad, value_and_grad, jacrev, hessian
+from .trace import trace
 
 __all__ = ["Dual", "jvp", "jacfwd", "derivative",
-           "vjp", "grad", "value_and_grad", "jacrev", "hessian"]
+           "vjp", "grad", "value_and_grad", "jacrev", "hessian", "trace"]
