@@ -307,6 +307,9 @@ def _fmt(x, digits=4):
                            edgeitems=2, separator=", ", max_line_width=10**6).replace("\n", "")
 
 
+#: The graph's geometry in data units: column spacing, unit of height, node box.
+COLUMN_STEP, HEIGHT_STEP, NODE_WIDTH, NODE_HEIGHT = 2.1, 1.25, 1.3, 0.92
+
 _COLUMNS = {"operation": "operation", "value": "value", "tangent": "tangent v̇",
             "adjoint": "adjoint v̄"}
 
@@ -462,8 +465,8 @@ class Trace:
         it crosses (Sugiyama's dummy nodes), so it never runs through a box.
         Within a column, nodes and waypoints are ordered by a few sweeps of the
         barycentre heuristic (mean position of the neighbours) to uncross edges.
-        ``positions`` maps a row's index to (column, height); ``routes`` maps an
-        edge (j, i) to its list of waypoints.
+        ``positions`` maps a row's index to its box's centre (x, y) in data
+        units; ``routes`` maps an edge (j, i) to its list of waypoints.
         """
         layer = {}
         for r in self._rows:
@@ -502,8 +505,21 @@ class Trace:
             shift = -y / 2
             for v in col:
                 height[v] += shift
-        positions = {r.index: (float(layer[r.index]), height[r.index]) for r in self._rows}
-        routes = {(j, i): [(float(c), height[("way", j, i, c)]) for c in range(layer[j] + 1, layer[i])]
+        # Columns far enough apart that a steep edge clears the boxes above and
+        # below its ends: rising |Δy| over Δx, it must stay under the next box's
+        # corner, at height HEIGHT_STEP − NODE_HEIGHT/2, until x = NODE_WIDTH/2.
+        steepest = [0.0] * len(columns)
+        for c, col in columns.items():
+            for v in col:
+                for u in succs[v]:
+                    steepest[c] = max(steepest[c], abs(height[u] - height[v]) * HEIGHT_STEP)
+        clearance = (HEIGHT_STEP - NODE_HEIGHT / 2 - 0.05) / (NODE_WIDTH / 2)
+        x_of = [0.0]
+        for c in range(1, len(columns)):
+            x_of.append(x_of[-1] + max(COLUMN_STEP, steepest[c - 1] / clearance))
+        positions = {r.index: (x_of[layer[r.index]], height[r.index] * HEIGHT_STEP) for r in self._rows}
+        routes = {(j, i): [(x_of[c], height[("way", j, i, c)] * HEIGHT_STEP)
+                           for c in range(layer[j] + 1, layer[i])]
                   for j, i in dict.fromkeys(self.edges())}
         return positions, routes
 
@@ -528,11 +544,10 @@ class Trace:
         if flow not in ("forward", "reverse"):
             raise ValueError(f"Trace.draw: flow must be 'forward' or 'reverse', got {flow!r}")
         positions, routes = self.layout()
-        sx, sy = 2.1, 1.25   # data units per column / per unit of height
-        w, h = 1.3, 0.92     # node box
-        xy = {i: (x * sx, y * sy) for i, (x, y) in positions.items()}
+        w, h = NODE_WIDTH, NODE_HEIGHT
+        xy = positions
         xs, ys = [p[0] for p in xy.values()], [p[1] for p in xy.values()]
-        ys += [y * sy for route in routes.values() for _, y in route]
+        ys += [y for route in routes.values() for _, y in route]
         if ax is None:
             width, height = max(xs) - min(xs) + w + 0.4, max(ys) - min(ys) + h + 0.4
             _, ax = plt.subplots(figsize=(0.9 * width, 0.9 * height))
@@ -552,7 +567,7 @@ class Trace:
         for (j, i), count in uses.items():
             is_hot = highlight is not None and i == highlight
             faded = (i in dim or j in dim) and not is_hot
-            way = [(x * sx, y * sy) for x, y in routes[(j, i)]]
+            way = routes[(j, i)]
             for k in range(count):
                 start = boundary(xy[j], way[0] if way else xy[i])
                 end = boundary(xy[i], way[-1] if way else xy[j])
