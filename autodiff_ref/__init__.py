@@ -13,6 +13,8 @@ Write plain numpy code (``np.sin``, ``@``, ``np.sum``) and differentiate it::
 from .dual import Dual, jvp, jacfwd, derivative
 from .reverse import vjp, grad, value_and_grad, jacrev, hessian
 from .trace import trace
+from .implicit import fixed_point, root
 
 __all__ = ["Dual", "jvp", "jacfwd", "derivative",
-           "vjp", "grad", "value_and_grad", "jacrev", "hessian", "trace"]
+           "vjp", "grad", "value_and_grad", "jacrev", "hessian", "trace",
+           "fixed_point", "root"]
