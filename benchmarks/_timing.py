@@ -17,7 +17,7 @@ The whole API (keep it this small):
     Print one table: name, median, median per `per` operations (when
     ``per > 1``), and the ratio to the `reference` row.
 
-``parse_args(description, sizes=...)``
+``parse_args(description, argv=None, default_repeats=7)``
     The common command line: ``--quick`` (tiny sizes, for the smoke tests)
     and ``--repeats N``.
 
@@ -29,18 +29,35 @@ The whole API (keep it this small):
 ``target(label, ok, detail)``
     Print one "target met / MISSED" line in a uniform format.
 
+Threads: importing this module sets ``OMP_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS`` to 1 unless they are already
+set, so **import it before numpy or torch**. On a shared 2-core machine two
+thread pools (numpy's OpenBLAS and torch's OpenMP) spinning against each other
+and against the neighbours made medians swing by 2× between runs; single
+threads make the ratios reproducible. Export the variables to measure
+something else (the tables print the setting).
+
 Every script prints its tables to stdout and can be run alone
 (``python benchmarks/b1_scalar_tape.py``) or by ``benchmarks/run_all.py``.
 """
 import argparse
 import gc
+import os
 import platform
 import statistics
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
-import numpy as np
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+if "numpy" in sys.modules or "torch" in sys.modules:
+    warnings.warn("benchmarks/_timing.py was imported after numpy/torch: "
+                  "its one-thread default for BLAS/OpenMP may not take effect", stacklevel=2)
+for _variable in THREAD_VARIABLES:
+    os.environ.setdefault(_variable, "1")
+
+import numpy as np  # noqa: E402  (after the thread variables, on purpose)
 
 __all__ = ["Timing", "measure", "print_table", "parse_args", "Agreement", "target",
            "gc_off", "machine_summary"]
@@ -152,15 +169,15 @@ def print_table(title, timings, reference=None, per=1, unit="µs", per_unit=None
             print("  ".join("-" * w for w in widths[:-1]))
 
 
-def parse_args(description, argv=None):
-    """``--quick`` (tiny sizes, a smoke test) and ``--repeats N`` (default 7; 2 with --quick)."""
+def parse_args(description, argv=None, default_repeats=7):
+    """``--quick`` (tiny sizes, a smoke test) and ``--repeats N`` (default `default_repeats`; 2 with --quick)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and few repeats: checks the script runs, times nothing useful")
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds per candidate")
     args = parser.parse_args(argv)
     if args.repeats is None:
-        args.repeats = 2 if args.quick else 7
+        args.repeats = 2 if args.quick else default_repeats
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     return args
@@ -204,7 +221,7 @@ def target(label, ok, detail):
 
 
 def machine_summary():
-    """One line naming the interpreter, numpy and the CPU count, for the tables' header."""
-    import os
+    """One line naming the interpreter, numpy, CPUs, BLAS threads and the date, for table titles."""
     return (f"Python {platform.python_version()}, numpy {np.__version__}, "
-            f"{os.cpu_count()} CPUs, {platform.machine()}, {time.strftime('%Y-%m-%d')}")
+            f"{os.cpu_count()} CPUs, {os.environ.get('OMP_NUM_THREADS')} BLAS/OpenMP thread(s), "
+            f"{time.strftime('%Y-%m-%d')}")
