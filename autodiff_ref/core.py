@@ -259,6 +259,16 @@ def _moveaxis(x, source, destination):
     return transpose(x, axes=tuple(order))
 
 
+def _clip(x, a_min=None, a_max=None, **bounds):
+    # numpy 2 also spells the bounds min= and max=; None means unbounded on that side.
+    a_min, a_max = bounds.pop("min", a_min), bounds.pop("max", a_max)
+    if bounds:
+        raise TypeError(f"numpy.clip on a tracer takes only the bounds, not {sorted(bounds)}")
+    if a_min is not None:
+        x = maximum(x, a_min)
+    return x if a_max is None else minimum(x, a_max)
+
+
 def _nondiff(f):
     return lambda *args, **kw: f(*[primal(a) for a in args], **{k: primal(v) for k, v in kw.items()})
 
@@ -281,7 +291,7 @@ FUNCTIONS = {
     np.moveaxis: _moveaxis,
     np.ravel: lambda x: reshape(x, shape=(-1,)),
     np.outer: lambda a, b: multiply(reshape(a, shape=(-1, 1)), reshape(b, shape=(1, -1))),
-    np.clip: lambda x, lo, hi: minimum(maximum(x, lo), hi),
+    np.clip: _clip,
     np.shape: _nondiff(np.shape), np.ndim: _nondiff(np.ndim), np.size: _nondiff(np.size),
     np.zeros_like: _nondiff(np.zeros_like), np.ones_like: _nondiff(np.ones_like),
     np.full_like: _nondiff(np.full_like), np.argmax: _nondiff(np.argmax),
