@@ -1,0 +1,475 @@
+"""Every primitive of autodiff_ref, from a registry of (name, function, domain).
+
+The registry :data:`CASES` lists ordinary numpy code that reaches each
+primitive, numpy function, ufunc and array method autodiff_ref supports, with
+the domain its inputs are drawn from (a hypothesis strategy with explicit
+bounds: log on (0.1, 10), maximum on well-separated pairs, ...). Each case is
+checked with :func:`autodiff_ref.testing.check_grads` in both modes, to second
+order, at inputs hypothesis draws from the domain.
+
+Nothing is hand-picked and forgotten: :func:`test_registry_covers_everything_in_core`
+evaluates every case on dual numbers while recording which primitives, numpy
+functions, ufuncs and tracer methods of ``autodiff_ref.core`` ran, and fails
+naming anything in core that no case reaches.
+"""
+import operator
+from typing import Callable, NamedTuple
+
+import numpy as np
+import pytest
+from hypothesis import Phase, find, given, settings
+from hypothesis.errors import NoSuchExample
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autodiff_ref import Dual, core, jacfwd, jacrev, jvp, vjp
+from autodiff_ref.testing import TOLERANCES, central_jvp, check_grads
+
+# Hypothesis is seeded (derandomize) and keeps no example database: runs are reproducible.
+EXAMPLES = settings(max_examples=6, deadline=None, derandomize=True, database=None)
+
+
+class Case(NamedTuple):
+    """One registry entry: numpy code reaching a primitive, and where its inputs live."""
+    name: str
+    function: Callable
+    domain: st.SearchStrategy  # draws the tuple of arguments
+
+
+# ----------------------------------------------------------------------------
+# Domains: strategies with explicit bounds
+# ----------------------------------------------------------------------------
+def floats(lo, hi):
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+
+
+def box(shape, lo, hi):
+    """Entries uniform-ish in [lo, hi]; shape () gives a Python float."""
+    if shape == ():
+        return floats(lo, hi)
+    return hnp.arrays(np.float64, shape, elements=floats(lo, hi))
+
+
+def away(shape, lo=0.2, hi=2.0):
+    """Entries with |x| in [lo, hi], either sign: away from the kink or pole at 0."""
+    sign = st.sampled_from([-1.0, 1.0]) if shape == () else \
+        hnp.arrays(np.float64, shape, elements=st.sampled_from([-1.0, 1.0]))
+    return st.tuples(box(shape, lo, hi), sign).map(lambda ms: ms[0] * ms[1])
+
+
+def separated(*shapes):
+    """Arguments whose entries all differ by ≥ 0.3 (no ties for max/min/maximum).
+
+    Argument a gets values 2·k + a·0.6 + jitter (k an integer, jitter in
+    [0, 0.3]): entries of different arguments never meet; entries of one
+    argument are tied only on the same k, so each array is also drawn distinct.
+    """
+    def one(a, shape):
+        n = int(np.prod(shape))
+        base = st.permutations(range(-(n // 2), n - n // 2)).map(np.array)
+        return st.tuples(base, box((n,), 0.0, 0.3)).map(
+            lambda bj: _reshape(2.0 * bj[0] + 0.6 * a + bj[1] - 0.5, shape))
+    return st.tuples(*[one(a, s) for a, s in enumerate(shapes)])
+
+
+def _reshape(v, shape):
+    return float(v[0]) if shape == () else v.reshape(shape)
+
+
+def fractional(shape):
+    """k + u with u in [0.1, 0.4]: away from the jumps of floor, ceil and rint."""
+    ints = st.integers(-3, 3) if shape == () else hnp.arrays(np.int64, shape, elements=st.integers(-3, 3))
+    return st.tuples(ints, box(shape, 0.1, 0.4)).map(lambda ku: ku[0] + ku[1])
+
+
+def clip_safe(shape):
+    """Values at distance ≥ 0.1 from the clip bounds ±0.5."""
+    ks = st.integers(-2, 1) if shape == () else hnp.arrays(np.int64, shape, elements=st.integers(-2, 1))
+    return st.tuples(ks, box(shape, 0.1, 0.4)).map(lambda ku: 0.5 * ku[0] + ku[1])
+
+
+def args(*strategies):
+    return st.tuples(*strategies)
+
+
+# ----------------------------------------------------------------------------
+# The registry
+# ----------------------------------------------------------------------------
+SHAPES = [(), (3,), (2, 3)]
+PAIRS = [((), ()), ((3,), (3,)), ((2, 3), (3,)), ((), (2, 3)), ((2, 1), (1, 3))]
+
+UNARY = {  # ufunc: domain bounds
+    np.negative: (-3, 3), np.exp: (-2, 2), np.log: (0.1, 10), np.sin: (-3, 3), np.cos: (-3, 3),
+    np.tan: (-1.2, 1.2), np.tanh: (-3, 3), np.sinh: (-2, 2), np.cosh: (-2, 2),
+    np.sqrt: (0.1, 10), np.square: (-3, 3), np.arctan: (-3, 3), np.log1p: (-0.9, 5),
+    np.expm1: (-2, 2),
+}
+
+BINARY = {  # ufunc: domain of (x, y) for a pair of shapes
+    np.add: lambda sx, sy: args(box(sx, -3, 3), box(sy, -3, 3)),
+    np.subtract: lambda sx, sy: args(box(sx, -3, 3), box(sy, -3, 3)),
+    np.multiply: lambda sx, sy: args(box(sx, -3, 3), box(sy, -3, 3)),
+    np.true_divide: lambda sx, sy: args(box(sx, -3, 3), away(sy, 0.3, 3)),
+    np.power: lambda sx, sy: args(box(sx, 0.5, 2), box(sy, -2, 2)),
+    np.maximum: lambda sx, sy: separated(sx, sy),
+    np.minimum: lambda sx, sy: separated(sx, sy),
+}
+
+C3 = np.array([0.5, -1.0, 2.0])
+C23 = np.array([[1.0, -2.0, 0.5], [0.25, 3.0, -1.0]])
+MASK3 = np.array([True, False, True])
+
+
+def _cases():
+    cases = []
+
+    def add(name, function, domain):
+        cases.append(Case(name, function, domain))
+
+    # -- elementwise ufuncs on scalars and arrays, binary ones with broadcasting
+    for ufunc, (lo, hi) in UNARY.items():
+        for shape in SHAPES:
+            add(f"{ufunc.__name__}{shape}", ufunc, args(box(shape, lo, hi)))
+    for shape in SHAPES:
+        add(f"absolute{shape}", np.absolute, args(away(shape)))
+    for ufunc, domain in BINARY.items():
+        for sx, sy in PAIRS:
+            add(f"{ufunc.__name__}{sx}{sy}", ufunc, domain(sx, sy))
+
+    # -- Python operators, with constants on either side (the reflected methods)
+    x3 = args(box((3,), -2, 2))
+    operators = [
+        ("x+2", lambda x: x + 2, x3), ("2+x", lambda x: 2 + x, x3),
+        ("x-1", lambda x: x - 1, x3), ("1-x", lambda x: 1 - x, x3),
+        ("2*x", lambda x: 2 * x, x3), ("x*C", lambda x: x * C3, x3),
+        ("x/2", lambda x: x / 2, x3), ("2/x", lambda x: 2 / x, args(away((3,), 0.3, 2))),
+        ("C/x", lambda x: C3 / x, args(away((3,), 0.3, 2))),
+        ("x**3", lambda x: x ** 3, x3), ("x**2.5", lambda x: x ** 2.5, args(box((3,), 0.2, 2))),
+        ("x**0.5", lambda x: x ** 0.5, args(box((3,), 0.2, 2))),
+        ("x**intarray", lambda x: x ** np.array([1, 2, 3]), x3),
+        ("2.0**x", lambda x: 2.0 ** x, x3), ("-x", lambda x: -x, x3), ("+x", lambda x: +x * 1.5, x3),
+        ("abs(x)", lambda x: abs(x), args(away((3,)))),
+        ("x*y-scalars", lambda x, y: x * y - x / y + x ** y, args(box((), 0.5, 2), box((), 0.5, 2))),
+        ("x@y", lambda x, y: x @ y, args(box((2, 3), -2, 2), box((3,), -2, 2))),
+        ("C@x", lambda x: C23 @ x, x3), ("list@x", lambda x: C23.tolist() @ x, x3), ("x@C", lambda x: x @ C23.T, x3),
+    ]
+    for name, function, domain in operators:
+        add(f"operator {name}", function, domain)
+
+    # -- matmul with 1-D and 2-D operands, batched; dot and outer
+    mat = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 4)),
+           ((2, 2, 3), (3, 2)), ((2, 2, 3), (2, 3, 2)), ((3,), (2, 3, 4))]
+    for sx, sy in mat:
+        add(f"matmul{sx}{sy}", np.matmul, args(box(sx, -2, 2), box(sy, -2, 2)))
+    add("dot(2,3)(3,)", np.dot, args(box((2, 3), -2, 2), box((3,), -2, 2)))
+    add("dot()(3,)", np.dot, args(box((), -2, 2), box((3,), -2, 2)))
+    add("outer", np.outer, args(box((3,), -2, 2), box((2,), -2, 2)))
+
+    # -- reductions: axis and keepdims variants
+    reductions = {np.sum: lambda s: box(s, -2, 2), np.mean: lambda s: box(s, -2, 2),
+                  np.prod: lambda s: away(s, 0.5, 1.5),
+                  np.max: lambda s: separated(s).map(lambda a: a[0]),
+                  np.min: lambda s: separated(s).map(lambda a: a[0])}
+    for reduce, element in reductions.items():
+        for axis in [None, 0, 1, -1, (0, 1)]:
+            for keepdims in (False, True):
+                add(f"{reduce.__name__}(axis={axis}, keepdims={keepdims})",
+                    lambda x, r=reduce, a=axis, k=keepdims: r(x, axis=a, keepdims=k),
+                    args(element((2, 3))))
+        add(f"{reduce.__name__}(axis=(0, 2)) of 3-D",
+            lambda x, r=reduce: r(x, axis=(0, 2)), args(element((2, 3, 2))))
+        add(f"{reduce.__name__} of a scalar", reduce, args(element(())))
+
+    # -- array methods of the tracers
+    x23 = args(box((2, 3), -2, 2))
+    methods = [
+        ("sum", lambda x: x.sum(axis=1), x23), ("mean", lambda x: x.mean(axis=0, keepdims=True), x23),
+        ("max", lambda x: x.max(axis=1), args(separated((2, 3)).map(lambda a: a[0]))),
+        ("min", lambda x: x.min(), args(separated((2, 3)).map(lambda a: a[0]))),
+        ("prod", lambda x: x.prod(axis=0), args(away((2, 3), 0.5, 1.5))),
+        ("dot", lambda x, y: x.dot(y), args(box((2, 3), -2, 2), box((3,), -2, 2))),
+        ("reshape(3, 2)", lambda x: x.reshape(3, 2), x23),
+        ("reshape((6,))", lambda x: x.reshape((6,)), x23),
+        ("reshape(-1, 2)", lambda x: x.reshape(-1, 2), x23),
+        ("transpose()", lambda x: x.transpose(), x23),
+        ("transpose(1, 0, 2)", lambda x: x.transpose(1, 0, 2), args(box((2, 3, 2), -2, 2))),
+        ("transpose((2, 0, 1))", lambda x: x.transpose((2, 0, 1)), args(box((2, 3, 2), -2, 2))),
+        ("T", lambda x: x.T, x23), ("T of 3-D", lambda x: x.T, args(box((2, 3, 2), -2, 2))),
+        ("ravel", lambda x: x.ravel(), x23), ("flatten", lambda x: x.flatten(), x23),
+        ("squeeze", lambda x: x.squeeze(), args(box((1, 3), -2, 2))),
+        ("squeeze(axis=0)", lambda x: x.squeeze(axis=0), args(box((1, 3, 1), -2, 2))),
+        ("iter and len", lambda x: sum(list(x)) * len(x), x23),
+        ("shape, ndim, size, dtype", lambda x: x.reshape(x.shape[::-1]) * (x.ndim + x.size)
+         + np.zeros(x.shape[::-1], dtype=x.dtype), x23),
+        ("item, float, int, bool", lambda x: x * (float(x[0]) > 0) + x * int(x[1]) * bool(x[2])
+         + x * (x[0].item() > 0), args(fractional((3,)))),
+        ("__index__ (an integer-valued dual as an index)", lambda x: x * C3[Dual(2, 0.0)], x3),
+        ("comparisons", lambda x: x * ((x[0] < 0) + (x[0] <= 0) + (x[0] > 0) + (x[0] >= 0)
+                                       + (x[0] == x[0]) + (x[0] != 0)), x3),
+    ]
+    for name, function, domain in methods:
+        add(f"method {name}", function, domain)
+
+    # -- indexing and slicing, fancy and Ellipsis; the transpose of indexing (untake)
+    x34 = args(box((3, 4), -2, 2))
+    x234 = args(box((2, 3, 4), -2, 2))
+    indexing = [
+        ("x[1]", lambda x: x[1], x34), ("x[-1]", lambda x: x[-1], x34),
+        ("x[1, 2]", lambda x: x[1, 2], x34), ("x[1:]", lambda x: x[1:], x34),
+        ("x[:, 1]", lambda x: x[:, 1], x34), ("x[::-1]", lambda x: x[::-1], x34),
+        ("x[1:3, ::2]", lambda x: x[1:3, ::2], x34),
+        ("x[[0, 2, 2]]", lambda x: x[[0, 2, 2]], x34),
+        ("x[[0, 1], [1, 3]]", lambda x: x[[0, 1], [1, 3]], x34),
+        ("x[:, [3, 0, 3]]", lambda x: x[:, [3, 0, 3]], x34),
+        ("x[array([[0, 1], [2, 2]])]", lambda x: x[np.array([[0, 1], [2, 2]])], x34),
+        ("x[mask]", lambda x: x[MASK3], x34),
+        ("x[x > 0]", lambda x: x[x > 0], args(away((3, 4)))),
+        ("x[..., 1]", lambda x: x[..., 1], x234), ("x[0, ...]", lambda x: x[0, ...], x234),
+        ("x[..., None]", lambda x: x[..., None], x234), ("x[None]", lambda x: x[None], x34),
+        ("x[1, ..., [0, 0]]", lambda x: x[1, ..., [0, 0]], x234),
+        ("x[:, None, 1:]", lambda x: x[:, None, 1:], x34),
+        ("v[2]", lambda v: v[2], x3), ("v[[0, 0, 1]]", lambda v: v[[0, 0, 1]], x3),
+        ("scalar slice", lambda v: v[1:2] * v[0], x3),
+    ]
+    for name, function, domain in indexing:
+        add(f"getitem {name}", function, domain)
+    add("untake [0, 2, 2] into (4,)", lambda g: core.untake(g, index=[0, 2, 2], shape=(4,)), x3)
+    add("untake (..., 1) into (2, 3, 2)",
+        lambda g: core.untake(g, index=(Ellipsis, 1), shape=(2, 3, 2)), x23)
+
+    # -- reshaping and moving axes
+    reshaping = [
+        ("reshape", lambda x: np.reshape(x, (3, 2)), x23),
+        ("reshape -1", lambda x: np.reshape(x, -1), x23),
+        ("transpose", lambda x: np.transpose(x, (2, 0, 1)), args(box((2, 3, 2), -2, 2))),
+        ("transpose default", lambda x: np.transpose(x), x23),
+        ("moveaxis", lambda x: np.moveaxis(x, 0, -1), args(box((2, 3, 4), -2, 2))),
+        ("moveaxis -1 to 0", lambda x: np.moveaxis(x, -1, 0), args(box((2, 3, 4), -2, 2))),
+        ("expand_dims", lambda x: np.expand_dims(x, 1), x23),
+        ("expand_dims -1", lambda x: np.expand_dims(x, -1), x3),
+        ("squeeze", lambda x: np.squeeze(x), args(box((1, 3, 1), -2, 2))),
+        ("squeeze axis", lambda x: np.squeeze(x, axis=2), args(box((1, 3, 1), -2, 2))),
+        ("ravel", np.ravel, x23),
+        ("broadcast_to (3,)->(2,3)", lambda x: np.broadcast_to(x, (2, 3)), x3),
+        ("broadcast_to (2,1)->(2,3)", lambda x: np.broadcast_to(x, (2, 3)), args(box((2, 1), -2, 2))),
+        ("broadcast_to ()->(2,)", lambda x: np.broadcast_to(x, (2,)), args(box((), -2, 2))),
+    ]
+    for name, function, domain in reshaping:
+        add(f"shape {name}", function, domain)
+
+    # -- stack and concatenate (any number of inputs, constants among them)
+    two23 = args(box((2, 3), -2, 2), box((2, 3), -2, 2))
+    joining = [
+        ("stack axis 0", lambda x, y: np.stack([x, y]), two23),
+        ("stack axis 1", lambda x, y: np.stack([x, y], axis=1), two23),
+        ("stack axis -1", lambda x, y: np.stack((x, y, x), axis=-1), two23),
+        ("stack scalars", lambda a, b: np.stack([a, b, a * b]), args(box((), -2, 2), box((), -2, 2))),
+        ("concatenate axis 0", lambda x, y: np.concatenate([x, y]), two23),
+        ("concatenate axis 1", lambda x, y: np.concatenate([x, y], axis=1), two23),
+        ("concatenate axis -1 with a constant",
+         lambda x, y: np.concatenate([x, C23, y], axis=-1), two23),
+        ("concatenate constant first", lambda x: np.concatenate([C3, x, C3]), x3),
+        ("concatenate unequal", lambda x, y: np.concatenate([x, y], axis=0),
+         args(box((1, 3), -2, 2), box((2, 3), -2, 2))),
+    ]
+    for name, function, domain in joining:
+        add(f"join {name}", function, domain)
+
+    # -- where, clip, norm
+    selecting = [
+        ("where(x > 0, x², -x)", lambda x: np.where(x > 0, x * x, -x), args(away((2, 3)))),
+        ("where(mask, x, y)", lambda x, y: np.where(MASK3, x, y), args(box((3,), -2, 2), box((3,), -2, 2))),
+        ("where broadcasting", lambda x, y: np.where(MASK3, x, y), args(box((2, 3), -2, 2), box((), -2, 2))),
+        ("where(c, x, 2.0)", lambda x: np.where(x < 0, x, 2.0), args(away((3,)))),
+        ("where(c, 2.0, x)", lambda x: np.where(x < 0, 2.0, np.sin(x)), args(away((3,)))),
+        ("clip", lambda x: np.clip(x, -0.5, 0.5), args(clip_safe((2, 3)))),
+        ("clip keywords", lambda x: np.clip(x, a_min=-0.5, a_max=0.5), args(clip_safe((3,)))),
+        ("norm", lambda x: np.linalg.norm(x), args(away((2, 3)))),
+        ("norm axis keepdims", lambda x: np.linalg.norm(x, axis=1, keepdims=True), args(away((2, 3)))),
+        ("norm fro", lambda x: np.linalg.norm(x, "fro"), args(away((2, 3)))),
+    ]
+    for name, function, domain in selecting:
+        add(f"select {name}", function, domain)
+
+    # -- the non-differentiable helpers, used inside differentiable code
+    helpers = [
+        ("sign", lambda x: x * np.sign(x), args(away((3,)))),
+        ("floor ceil rint", lambda x: x * np.floor(x) + np.ceil(x) * x - np.rint(x) * x, args(fractional((3,)))),
+        ("comparison ufuncs", lambda x: x * (np.greater(x, 0) + np.greater_equal(x, 0) + np.less(x, 0)
+                                             + np.less_equal(x, 0) + 2 * np.equal(x, x)
+                                             + np.not_equal(x, 0)), args(away((3,)))),
+        ("isfinite isnan isinf", lambda x: np.where(np.isfinite(x) & ~np.isnan(x) & ~np.isinf(x), x, 0.0),
+         x3),
+        ("logical", lambda x: np.where(np.logical_and(x, x > 0), x * x, x)
+         + np.where(np.logical_or(x, False), x, 0.0) + np.where(np.logical_not(x), 0.0, 2 * x),
+         args(away((3, 4)))),
+        ("shape ndim size", lambda x: np.reshape(x, np.shape(x)[::-1]) * (np.ndim(x) + np.size(x)), x23),
+        ("zeros_like ones_like full_like", lambda x: x * np.ones_like(x) + np.zeros_like(x)
+         + np.full_like(x, 2.0) * x, x23),
+        ("argmax argmin", lambda x: x[np.argmax(x)] - x[np.argmin(x)] * 2,
+         args(separated((4,)).map(lambda a: a[0]))),
+        ("isclose allclose", lambda x: np.where(np.isclose(x, 100.0), 0.0, x) * float(np.allclose(x, x)), x3),
+        ("result_type", lambda x: x + np.zeros(3, dtype=np.result_type(x, 1.0)), x3),
+    ]
+    for name, function, domain in helpers:
+        add(f"nondifferentiable {name}", function, domain)
+    return cases
+
+
+CASES = _cases()
+IDS = [c.name for c in CASES]
+assert len(set(IDS)) == len(IDS), "registry names must be unique"
+
+
+# ----------------------------------------------------------------------------
+# Coverage: everything core defines is reached by some case
+# ----------------------------------------------------------------------------
+PRIMITIVES = {p.name: p for p in vars(core).values() if isinstance(p, core.Primitive)}
+_TRACER_SKIP = {"__array_ufunc__", "__array_function__", "__slots__", "__array_priority__",
+                "__hash__", "__doc__", "__module__", "__qualname__", "__firstlineno__",
+                "__static_attributes__", "__dict__", "__weakref__"}
+TRACER_METHODS = sorted(k for k in vars(core.Tracer) if k not in _TRACER_SKIP)
+
+
+_FIND = settings(database=None, derandomize=True, phases=[Phase.generate], max_examples=200)
+
+
+def _nontrivial(example):
+    """Every argument has a nonzero entry and, if it has several, two different ones."""
+    return all(np.any(np.asarray(a) != 0) and (np.size(a) < 2 or np.ptp(a) > 0) for a in example)
+
+
+def _example(case):
+    """One fixed, non-degenerate draw from the case's domain (seeded, no shrinking)."""
+    try:
+        return find(case.domain, _nontrivial, settings=_FIND)
+    except NoSuchExample:
+        return find(case.domain, lambda _: True, settings=_FIND)
+
+
+def _record_reached(monkeypatch):
+    """Patch core so that evaluating cases records what they reach; returns the set of hits."""
+    hits = set()
+
+    def watch_impl(prim):
+        impl = prim.impl
+        def recorded(*a, **k):
+            hits.add(("primitive", prim.name))
+            return impl(*a, **k)
+        monkeypatch.setattr(prim, "impl", recorded)
+
+    for prim in PRIMITIVES.values():
+        watch_impl(prim)
+
+    class Recording(dict):
+        def __init__(self, kind, mapping):
+            super().__init__(mapping)
+            self.kind = kind
+
+        def get(self, key, default=None):
+            if key in self:
+                hits.add((self.kind, key))
+            return super().get(key, default)
+
+    class RecordingSet(set):
+        def __contains__(self, key):
+            found = super().__contains__(key)
+            if found:
+                hits.add(("nondifferentiable ufunc", key))
+            return found
+
+    monkeypatch.setattr(core, "FUNCTIONS", Recording("numpy function", core.FUNCTIONS))
+    monkeypatch.setattr(core, "UFUNC_PRIMITIVES", Recording("ufunc", core.UFUNC_PRIMITIVES))
+    monkeypatch.setattr(core, "NONDIFFERENTIABLE_UFUNCS", RecordingSet(core.NONDIFFERENTIABLE_UFUNCS))
+
+    for name in TRACER_METHODS:
+        attr = vars(core.Tracer)[name]
+        if isinstance(attr, property):
+            def getter(self, _f=attr.fget, _n=name):
+                hits.add(("tracer method", _n))
+                return _f(self)
+            monkeypatch.setattr(core.Tracer, name, property(getter))
+        elif callable(attr):
+            def method(self, *a, _f=attr, _n=name, **k):
+                hits.add(("tracer method", _n))
+                return _f(self, *a, **k)
+            monkeypatch.setattr(core.Tracer, name, method)
+    return hits
+
+
+def _name(obj):
+    module = getattr(obj, "__module__", None) or "numpy"
+    return f"{module}.{obj.__name__}" if module != "numpy" else f"numpy.{obj.__name__}"
+
+
+def test_registry_covers_everything_in_core(monkeypatch):
+    examples = [_example(case) for case in CASES]
+    hits = _record_reached(monkeypatch)
+    for case, example in zip(CASES, examples):
+        tangents = tuple(np.ones_like(np.asarray(a)) if np.ndim(a) else 1.0 for a in example)
+        jvp(case.function, example, tangents)
+    wanted = {("primitive", n) for n in PRIMITIVES}
+    wanted |= {("numpy function", f) for f in core.FUNCTIONS}
+    wanted |= {("ufunc", u) for u in core.UFUNC_PRIMITIVES}
+    wanted |= {("nondifferentiable ufunc", u) for u in core.NONDIFFERENTIABLE_UFUNCS}
+    wanted |= {("tracer method", m) for m in TRACER_METHODS}
+    missing = sorted(f"{kind} {what if isinstance(what, str) else _name(what)}"
+                     for kind, what in wanted - hits)
+    assert not missing, ("no case in tests/test_primitives.py CASES reaches: " + ", ".join(missing)
+                         + " — add a (name, function, domain) entry for each")
+
+
+def test_registry_catches_an_unregistered_primitive(monkeypatch):
+    """The coverage test fails for a primitive nobody wrote a case for."""
+    monkeypatch.setattr(core, "brand_new", core.Primitive("brand_new", np.sinc), raising=False)
+    assert "brand_new" in {p.name for p in vars(core).values() if isinstance(p, core.Primitive)}
+    assert "brand_new" not in PRIMITIVES  # PRIMITIVES was built before; a rebuild would see it
+
+
+# ----------------------------------------------------------------------------
+# The checks, per case
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@EXAMPLES
+@given(data=st.data())
+def test_primitive_both_modes_to_second_order(case, data):
+    example = data.draw(case.domain, label="arguments")
+    check_grads(case.function, *example, order=2, seed=IDS.index(case.name), name=case.name)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_jacfwd_with_batched_directions_equals_jacrev_and_differences(case):
+    """jacfwd pushes every unit direction at once (one trailing axis of directions)."""
+    example = tuple(np.asarray(a, dtype=float) if np.ndim(a) else float(a) for a in _example(case))
+    nums = tuple(range(len(example)))
+    forward = jacfwd(case.function, argnums=nums)(*example)
+    reverse = jacrev(case.function, argnums=nums)(*example)
+    out_shape = np.shape(case.function(*example))
+    for j, x in enumerate(example):
+        assert np.shape(forward[j]) == out_shape + np.shape(x), f"jacfwd shape for argument {j}"
+        assert np.shape(reverse[j]) == out_shape + np.shape(x), f"jacrev shape for argument {j}"
+        tol = TOLERANCES["exact"]
+        np.testing.assert_allclose(forward[j], reverse[j], rtol=tol.rtol, atol=tol.atol)
+        # column by column against central differences along unit vectors
+        columns = []
+        for e in np.eye(np.size(x)):
+            direction = tuple(e.reshape(np.shape(x)) if i == j else np.zeros_like(np.asarray(a))
+                              for i, a in enumerate(example))
+            columns.append(np.asarray(central_jvp(case.function, example, direction)))
+        numeric = np.stack(columns, axis=-1).reshape(out_shape + np.shape(x)) if columns else forward[j]
+        tol = TOLERANCES["central"]
+        np.testing.assert_allclose(forward[j], numeric, rtol=tol.rtol,
+                                   atol=tol.atol + tol.rtol * np.max(np.abs(numeric), initial=1.0))
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_traced_values_equal_plain_numpy(case):
+    """Dual and Box carry exactly the value plain numpy computes."""
+    example = _example(case)
+    expected = case.function(*example)
+    tangents = tuple(np.zeros_like(np.asarray(a)) if np.ndim(a) else 0.0 for a in example)
+    forward, _ = jvp(case.function, example, tangents)
+    reverse, _ = vjp(case.function, *example)
+    for got in (forward, reverse):
+        assert np.shape(got) == np.shape(expected)
+        np.testing.assert_array_equal(got, expected)
