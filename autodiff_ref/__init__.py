@@ -14,7 +14,8 @@ from .dual import Dual, jvp, jacfwd, derivative
 from .reverse import vjp, grad, value_and_grad, jacrev, hessian
 from .trace import trace
 from .implicit import fixed_point, root
+from .ode import odeint
 
 __all__ = ["Dual", "jvp", "jacfwd", "derivative",
            "vjp", "grad", "value_and_grad", "jacrev", "hessian", "trace",
-           "fixed_point", "root"]
+           "fixed_point", "root", "odeint"]
