@@ -170,6 +170,27 @@ def _untake(g, index, shape):
     return out
 
 
+def lowered_exponent(y):
+    r"""The exponent y − 1 of the power rule d(xʸ)/dx = y·x^(y−1), with 1 where y = 0.
+
+    Where y = 0 the factor y makes the derivative 0 anyway, but x^(−1) would be
+    inf at x = 0 and 0·inf = nan; x¹ keeps it finite. Differentiating the rule
+    again lowers y − 1 the same way, so every order of x**n at x = 0 is finite.
+    Only a constant exponent is lowered: a traced y needs the true y − 1, whose
+    derivative in y the swap would change.
+    """
+    if isinstance(y, Tracer):
+        return y - 1
+    if isinstance(y, (int, float)):
+        return y - 1 if y != 0 else 1.0
+    return np.where(np.not_equal(y, 0), np.subtract(y, 1), 1.0)
+
+
+def log_of_base(x):
+    r"""log x for the rule d(xʸ)/dy = xʸ·log x, with log 1 = 0 where x = 0 (there xʸ = 0 for y > 0)."""
+    return log(where(np.equal(primal(x), 0), 1.0, x))
+
+
 def _reduce(f):
     return lambda x, axis=None, keepdims=False: f(x, axis=axis, keepdims=keepdims)
 

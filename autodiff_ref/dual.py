@@ -174,8 +174,8 @@ defjvp(core.add,      lambda t, ans, x, y: t,          lambda t, ans, x, y: t)
 defjvp(core.subtract, lambda t, ans, x, y: t,          lambda t, ans, x, y: -t)
 defjvp(core.multiply, lambda t, ans, x, y: t * y,      lambda t, ans, x, y: x * t)
 defjvp(core.divide,   lambda t, ans, x, y: t / y,      lambda t, ans, x, y: -t * ans / y)
-defjvp(core.power,    lambda t, ans, x, y: t * y * x ** (y - 1),
-                      lambda t, ans, x, y: t * ans * np.log(x))
+defjvp(core.power,    lambda t, ans, x, y: t * y * x ** core.lowered_exponent(y),
+                      lambda t, ans, x, y: t * ans * core.log_of_base(x))
 defjvp(core.negative, lambda t, ans, x: -t)
 defjvp(core.maximum,  lambda t, ans, x, y: t * (primal(x) >= primal(y)),
                       lambda t, ans, x, y: t * (primal(x) < primal(y)))

@@ -299,8 +299,8 @@ defvjp(core.add,      lambda g, ans, x, y: g,          lambda g, ans, x, y: g)
 defvjp(core.subtract, lambda g, ans, x, y: g,          lambda g, ans, x, y: -g)
 defvjp(core.multiply, lambda g, ans, x, y: g * y,      lambda g, ans, x, y: g * x)
 defvjp(core.divide,   lambda g, ans, x, y: g / y,      lambda g, ans, x, y: -g * ans / y)
-defvjp(core.power,    lambda g, ans, x, y: g * y * x ** (y - 1),
-                      lambda g, ans, x, y: g * ans * np.log(x))
+defvjp(core.power,    lambda g, ans, x, y: g * y * x ** core.lowered_exponent(y),
+                      lambda g, ans, x, y: g * ans * core.log_of_base(x))
 defvjp(core.negative, lambda g, ans, x: -g)
 defvjp(core.maximum,  lambda g, ans, x, y: g * (primal(x) >= primal(y)),
                       lambda g, ans, x, y: g * (primal(x) < primal(y)))
