@@ -30,7 +30,7 @@ from . import core
 from .dual import jvp_rules, ELEMENTWISE
 from .reverse import Box, Tape, _as_float, vjp_rules
 
-__all__ = ["trace", "Trace", "Row", "subscript"]
+__all__ = ["trace", "Trace", "Row", "Constant", "subscript", "name"]
 
 _SUBSCRIPTS = str.maketrans("-0123456789", "₋₀₁₂₃₄₅₆₇₈₉")
 _SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -47,18 +47,26 @@ def name(i):
     return "v" + subscript(i)
 
 
+class Constant(NamedTuple):
+    """A constant argument of an operation (``2`` in ``v₁ = 2·v₀``)."""
+    value: object
+
+
 class Row(NamedTuple):
     """One row of the evaluation trace.
 
     ``index`` is Griewank's i (inputs 1−n … 0); ``operation`` the statement as a
-    textbook writes it (``'v₃ = exp(v₀)'``); ``parents`` the indices j ≺ i it
-    reads; ``partials`` the local partial derivatives c_ij, one per parent (None
+    textbook writes it (``'v₃ = exp(v₀)'``); ``arguments`` the primitive's
+    arguments in order, each a row index (int) or a constant (a float or array,
+    wrapped in :class:`Constant`); ``parents`` the indices j ≺ i it reads;
+    ``partials`` the local partial derivatives c_ij, one per parent (None
     for array rows); ``value``, ``tangent`` (v̇ᵢ) and ``adjoint`` (v̄ᵢ) the three
     columns.
     """
     index: int
     operation: str
     primitive: object
+    arguments: tuple
     parents: tuple
     partials: tuple
     value: object
@@ -275,14 +283,15 @@ def trace(f, *args, seed=None, tangents=None, cotangent=None):
     for i, (prim, parents, a, params, value) in enumerate(entries):
         g = i - n + 1
         if prim is None:
-            op, used, partials = f"{name(g)} = x{subscript(i + 1)}", (), ()
+            op, arguments, used, partials = f"{name(g)} = x{subscript(i + 1)}", (), (), ()
         else:
             op = f"{name(g)} = " + _operation_text(prim, parents, a, params, n)
+            arguments = tuple(Constant(x) if p is None else p - n + 1 for p, x in zip(parents, a))
             used = tuple(p - n + 1 for p in parents if p is not None)
             partials = tuple(c for c, p in zip(_partials(prim, parents, a, params, value), parents)
                              if p is not None)
         adjoint = adjoint_column[i] if adjoint_column[i] is not None else _zero(value)
-        rows.append(Row(g, op, prim, used, partials, value, tangent_column[i], adjoint))
+        rows.append(Row(g, op, prim, arguments, used, partials, value, tangent_column[i], adjoint))
     return Trace(rows, n, tuple(o.index - n + 1 for o in outs), isinstance(out, tuple),
                  tuple(seeds), cotangents)
 
