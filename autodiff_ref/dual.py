@@ -113,11 +113,11 @@ def _matmul_left(t, x, y):
 
 def _matmul_right(t, x, y):
     """Tangent of x @ y along t = ẏ: x @ ẏ."""
-    if not _batched(t, y):
+    if not _batched(t, y) or np.ndim(primal(y)) == 1:
+        # a vector y with k directions has ẏ of shape (n, k): x @ ẏ is one matrix
+        # product, and it already puts the directions last
         return x @ t
-    lead = np.moveaxis(t, -1, 0)
-    out = (x @ lead[..., None])[..., 0] if np.ndim(primal(y)) == 1 else x @ lead
-    return np.moveaxis(out, 0, -1)
+    return np.moveaxis(x @ np.moveaxis(t, -1, 0), 0, -1)
 
 
 def _reduce_rule(t, ans, x, axis=None, keepdims=False):
