@@ -160,6 +160,21 @@ def _close(got, expected, tol_name, scale=None):
     return bool(np.isfinite(err)) and err <= tol.atol + tol.rtol * scale
 
 
+def assert_close(got, expected, tolerance="exact", what="values"):
+    """Raise GradCheckError unless max|got − expected| ≤ atol + rtol·max(|got|, |expected|).
+
+    `tolerance` names a row of :data:`TOLERANCES`; tuples compare entrywise.
+    """
+    got, expected = _plain(got), _plain(expected)
+    if not _close(got, expected, tolerance):
+        tol = TOLERANCES[tolerance]
+        error = _max_abs(_sub(got, expected)) if _shapes(got) == _shapes(expected) else \
+            f"shapes differ: {_shapes(got)} vs {_shapes(expected)}"
+        raise GradCheckError(f"{what} differ\n  expected: {_show(expected)}\n  got:      {_show(got)}\n"
+                             f"  error:    {error} (tolerance: TOLERANCES[{tolerance!r}] = "
+                             f"rtol {tol.rtol:g}, atol {tol.atol:g})")
+
+
 def central_jvp(f, primals, tangents, h=STEP):
     r"""Jv by the fourth-order central difference of f along the direction v."""
     at = lambda a: _plain(f(*_axpy(a * h, tangents, primals)))
