@@ -27,7 +27,8 @@ from autodiff_ref import core
 from autodiff_ref.trace import _SUPERSCRIPTS, _fmt, name, subscript
 
 __all__ = ["forward_steps", "reverse_steps", "tangent_statement", "partial_text",
-           "render_forward", "render_reverse", "step_forward", "step_reverse", "median_time"]
+           "render_forward", "render_reverse", "step_forward", "step_reverse", "median_time",
+           "time_ratio"]
 
 
 # ----------------------------------------------------------------------------
@@ -322,3 +323,40 @@ def median_time(fn, *args, repeat=7, min_time=0.02):
             fn(*args)
         samples.append((time.perf_counter() - start) / number)
     return float(np.median(samples))
+
+
+def _loops(fn, min_time):
+    """How many calls of fn take at least `min_time` seconds (a power of two)."""
+    number = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        if time.perf_counter() - start >= min_time or number >= 1 << 20:
+            return number
+        number *= 2
+
+
+def time_ratio(fn, reference, repeat=7, min_time=0.01):
+    """Time `fn()` against `reference()`, interleaved: ``(t_fn, t_reference, ratio)``.
+
+    Each of `repeat` rounds times a block of calls of each, back to back, and
+    the ratio is the median of the per-round ratios: a machine that gets
+    busier or quieter during the measurement shifts both times of a round
+    alike, so the ratio is steadier than the ratio of two separate medians.
+    """
+    fn(), reference()  # warm up
+    n_fn, n_ref = _loops(fn, min_time), _loops(reference, min_time)
+    t_fn, t_ref, ratios = [], [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(n_fn):
+            fn()
+        middle = time.perf_counter()
+        for _ in range(n_ref):
+            reference()
+        end = time.perf_counter()
+        t_fn.append((middle - start) / n_fn)
+        t_ref.append((end - middle) / n_ref)
+        ratios.append(t_fn[-1] / t_ref[-1])
+    return float(np.median(t_fn)), float(np.median(t_ref)), float(np.median(ratios))
