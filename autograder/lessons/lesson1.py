@@ -121,8 +121,9 @@ for _seed, _n in _SIZES.items():
 
 def _pow_cases(seed, n):
     rng = _np.random.default_rng(seed + 300)
-    spec = [(2.0, 1.0, 2), (2.0, 3.0, 3), (1.5, 2.0, 1), (1.5, 2.0, 0), (2.0, 3.0, -1), (4.0, 1.0, 0.5),
-            (2.0, 3.0, 2.5)]
+    # first cases chosen so that each wrong power rule gives a different tangent
+    spec = [(2.0, 1.0, 3), (2.0, 5.0, 3), (3.0, 1.0, 2), (1.5, 2.0, 1), (1.5, 2.0, 0), (2.0, 3.0, -1),
+            (4.0, 1.0, 0.5), (2.0, 3.0, 2.5)]
     for _ in range(n):
         spec.append((_draw(rng, away_from_zero=0.3), _draw(rng), int(rng.integers(-3, 6))))
         spec.append((round(float(rng.uniform(0.2, 3.0)), 2), _draw(rng), round(float(rng.uniform(-2.5, 3.5)), 2)))
@@ -317,7 +318,10 @@ def _arith_hint(case, got):
             _sub: [((a - x, b - 1), "a plain number is a constant: its tangent is 0, not 1")],
             _mul: [((a * x, b), "multiplying by a number scales the tangent too: (a+bε)·x = ax + bxε"),
                    ((a * x, b * x + a), "a plain number is a constant: its tangent is 0, not 1")],
-            _truediv: [((a / x, b), "dividing by a number scales the tangent too: (a+bε)/x = a/x + (b/x)ε"),
+            _truediv: [((a / x, b), "dividing by a number scales the tangent too: (a+bε)/x = a/x + (b/x)ε "
+                                    "(if you used the quotient rule (b·c − a·d)/c²: it divides by c², not by c)"),
+                       ((a / x, -b / x), "quotient rule sign error: with x = Dual(x, 0) the tangent is "
+                                         "(b·x − a·0)/x² = b/x; you have −b/x, i.e. (a·d − b·c)/c²"),
                        ((a / x, (b * x - a) / x ** 2), "a plain number is a constant: its tangent is 0, not 1")],
         }[op]
     else:  # number op Dual
@@ -426,7 +430,7 @@ def _unary_hint(name):
 def _check_unary(Dual, fns, names, hidden):
     for name, fn in zip(names, fns):
         if not callable(fn):
-            raise CheckFailure(f"{name}(Dual)", got=fn, expected="a function",
+            raise CheckFailure(f"{name}(Dual)", inputs=name, got=fn, expected="a function",
                                hint=f"define a function {name}(d) that takes a Dual and returns a Dual")
         _check(f"{name}(Dual)", name, hidden, lambda case, fn=fn: _run_unary(Dual, fn, case),
                _unary_hint(name))
