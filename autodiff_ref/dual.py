@@ -105,19 +105,30 @@ def _index_with_directions(index, t, x):
 
 
 def _matmul_left(t, x, y):
-    """Tangent of x @ y along t = ẋ: ẋ @ y (directions moved to the front and back)."""
+    """Tangent of x @ y along t = ẋ: ẋ @ y, for each of t's k directions."""
     if not _batched(t, x):
         return t @ y
-    return np.moveaxis(np.moveaxis(t, -1, 0) @ y, 0, -1)
+    if np.ndim(primal(x)) == 1:  # ẋ is (n, k): ẋᵀ @ y is (..., k, p) or (k,)
+        out = np.moveaxis(t, -1, 0) @ y
+        return out if np.ndim(primal(y)) == 1 else np.moveaxis(out, -2, -1)
+    # ẋ is (..., m, n, k): the directions become a batch axis just left of the matrix
+    # axes, and y gets a matching axis of length 1 so its own batch axes line up.
+    lead = np.moveaxis(t, -1, -3)
+    if np.ndim(primal(y)) == 1:
+        return np.moveaxis(lead @ y, -2, -1)
+    return np.moveaxis(lead @ np.expand_dims(y, -3), -3, -1)
 
 
 def _matmul_right(t, x, y):
-    """Tangent of x @ y along t = ẏ: x @ ẏ."""
+    """Tangent of x @ y along t = ẏ: x @ ẏ, for each of t's k directions."""
     if not _batched(t, y) or np.ndim(primal(y)) == 1:
         # a vector y with k directions has ẏ of shape (n, k): x @ ẏ is one matrix
         # product, and it already puts the directions last
         return x @ t
-    return np.moveaxis(x @ np.moveaxis(t, -1, 0), 0, -1)
+    # ẏ is (..., n, p, k): as (..., n, p·k) it is one matrix for x to multiply
+    shape = np.shape(primal(t))
+    out = x @ np.reshape(t, shape[:-2] + (shape[-2] * shape[-1],))
+    return np.reshape(out, np.shape(primal(out))[:-1] + shape[-2:])
 
 
 def _reduce_rule(t, ans, x, axis=None, keepdims=False):
