@@ -265,19 +265,27 @@ def _column(a):
     return core.reshape(a, shape=np.shape(primal(a)) + (1,))
 
 
+def _drop_last(a):
+    return core.reshape(a, shape=np.shape(primal(a))[:-1])
+
+
 def _matmul_vjp_left(g, ans, x, y):
-    """x̄ = ȳ @ yᵀ (ȳ ⊗ y when y is a vector)."""
+    """x̄ = ȳ @ yᵀ (ȳ ⊗ y when y is a vector, y @ ȳ when x is a vector)."""
     if np.ndim(primal(y)) == 1:
         return _column(g) * y
+    if np.ndim(primal(x)) == 1:  # y may be a stack of matrices: one column ȳ per matrix
+        return _drop_last(y @ _column(g))
     return g @ _swap_last(y)
 
 
 def _matmul_vjp_right(g, ans, x, y):
-    """ȳ = xᵀ @ ȳ (x ⊗ ȳ when x is a vector)."""
+    """ȳ = xᵀ @ ȳ (x ⊗ ȳ when x is a vector, xᵀ @ ȳ as a column when y is a vector)."""
     if np.ndim(primal(x)) == 1:
         if np.ndim(primal(y)) == 1:
             return g * x
         return _column(x) * core.reshape(g, shape=np.shape(primal(g))[:-1] + (1,) + np.shape(primal(g))[-1:])
+    if np.ndim(primal(y)) == 1:  # x may be a stack of matrices: one column ȳ per matrix
+        return _drop_last(_swap_last(x) @ _column(g))
     return _swap_last(x) @ g
 
 
