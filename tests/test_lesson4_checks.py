@@ -1,0 +1,609 @@
+"""Lesson 4's checks: they pass on the notebook's solutions (and on other correct
+ways to write them), their expected values agree with independent oracles
+(sympy closed forms, HIPS autograd), they fail with the expected hint on
+realistic wrong code, and they kill the single-point mutants of the solutions.
+
+The slow tests execute the notebook with nbclient and grade it through the
+real nbgrader (solution → full marks, blank → 0, wrong → partial with its message).
+
+The mutant generator here is shared with ``test_lesson5_checks.py``.
+"""
+import ast
+import copy
+import json
+from pathlib import Path
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+import sympy as sp
+
+from autodiff_ref import Dual, grad, hessian, jacrev, jvp
+from autodiff_ref.core import new_level
+from autograder import notebooks
+from autograder.checks import CheckFailure
+from autograder.lessons import lesson4 as checks
+
+REPO = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "lesson4_higher_order"
+NOTEBOOK = REPO / "course" / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+
+
+# =============================================================================
+# Solutions from the notebook, and single-point mutants of them
+# =============================================================================
+def setup_source(nb):
+    """The notebook's locked setup cell, without IPython magics."""
+    cell = next(c for c in nb.cells if notebooks.grade_id(c) == "setup")
+    return "\n".join(line for line in notebooks.source_text(cell).split("\n")
+                     if not line.lstrip().startswith("%"))
+
+
+def solution_namespace(nb_path, replace=None):
+    """Run the setup cell and every solution cell (``replace`` maps grade_id → source)."""
+    nb = notebooks.read(nb_path)
+    ns = {}
+    exec(compile(setup_source(nb), "setup", "exec"), ns)
+    for gid, src in notebooks.solution_sources(nb).items():
+        src = (replace or {}).get(gid, src)
+        exec(compile(src, gid, "exec"), ns)
+    return ns
+
+
+_BINOP_SWAPS = {ast.Add: (ast.Sub, ast.Mult), ast.Sub: (ast.Add,), ast.Mult: (ast.Div, ast.Add),
+                ast.Div: (ast.Mult,), ast.Pow: (ast.Mult,), ast.MatMult: (ast.Mult,),
+                ast.FloorDiv: (ast.Div,), ast.Mod: (ast.FloorDiv,)}
+_CMP_SWAPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
+              ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+_ATTR_SWAPS = {"value": "tangent", "tangent": "value", "T": None}
+
+
+def _variants(node, params):
+    """Single-point replacements of `node`: (description, new node) pairs."""
+    out = []
+    if isinstance(node, ast.BinOp):
+        for op in _BINOP_SWAPS.get(type(node.op), ()):
+            out.append((f"operator {type(node.op).__name__} → {op.__name__}",
+                        ast.BinOp(node.left, op(), node.right)))
+        out.append(("drop right operand", node.left))
+        out.append(("drop left operand", node.right))
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        out.append(("drop unary minus", node.operand))
+    elif isinstance(node, ast.AugAssign):
+        for op in _BINOP_SWAPS.get(type(node.op), ()):
+            out.append((f"augmented {type(node.op).__name__} → {op.__name__}",
+                        ast.AugAssign(node.target, op(), node.value)))
+        out.append(("augmented assignment → plain assignment",
+                    ast.Assign([node.target], node.value, lineno=node.lineno)))
+    elif isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
+            and not isinstance(node.value, bool):
+        c = node.value
+        for new in dict.fromkeys([c + 1, 0 * c, -c, 2 * c]):
+            if new != c:
+                out.append((f"constant {c!r} → {new!r}", ast.Constant(new)))
+    elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _CMP_SWAPS:
+        out.append(("flip comparison", ast.Compare(node.left, [_CMP_SWAPS[type(node.ops[0])]()],
+                                                   node.comparators)))
+    elif isinstance(node, ast.Call) and len(node.args) >= 2:
+        for k in range(len(node.args) - 1):
+            args = list(node.args)
+            args[k], args[k + 1] = args[k + 1], args[k]
+            out.append((f"swap call arguments {k}, {k + 1}", ast.Call(node.func, args, node.keywords)))
+    elif isinstance(node, ast.Tuple) and len(node.elts) >= 2 and isinstance(node.ctx, ast.Load):
+        elts = list(node.elts)
+        elts[0], elts[1] = elts[1], elts[0]
+        out.append(("swap tuple items", ast.Tuple(elts, ast.Load())))
+    elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in params:
+        for other in params:
+            if other != node.id:
+                out.append((f"name {node.id} → {other}", ast.Name(other, ast.Load())))
+    elif isinstance(node, ast.Attribute) and node.attr in _ATTR_SWAPS:
+        new = _ATTR_SWAPS[node.attr]
+        out.append((f"attribute .{node.attr} → " + (f".{new}" if new else "dropped"),
+                    ast.Attribute(node.value, new, node.ctx) if new else node.value))
+    elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+        out.append(("drop subscript", node.value))
+    return out
+
+
+def mutants(source):
+    """Every single-point mutant of the code between the solution markers of a
+    cell: ``[(description, mutated cell source)]``, deduplicated."""
+    regions = notebooks.solution_regions(source)
+    code = notebooks.strip_markers(source)
+    # line numbers (1-based) of the solution region after the marker lines are removed
+    lines = set()
+    for k, (start, end) in enumerate(regions):
+        markers_above = 2 * k + 1  # this region's BEGIN marker, and both markers of each earlier region
+        lines.update(range(start - markers_above + 1, end - markers_above + 1))
+    tree = ast.parse(code)
+    nodes = list(ast.walk(tree))
+    params_of = {}
+    for fn in (n for n in nodes if isinstance(n, (ast.FunctionDef, ast.Lambda))):
+        names = [a.arg for a in fn.args.args]
+        for sub in ast.walk(fn):
+            params_of.setdefault(id(sub), names)
+    seen, out = {ast.unparse(tree)}, []
+    for k, node in enumerate(nodes):
+        if getattr(node, "lineno", None) not in lines:
+            continue
+        for what, replacement in _variants(node, params_of.get(id(node), [])):
+            new_tree = copy.deepcopy(tree)
+            target = list(ast.walk(new_tree))[k]
+            _replace(new_tree, target, replacement)
+            try:
+                text = ast.unparse(ast.fix_missing_locations(new_tree))
+                compile(text, "mutant", "exec")
+            except (SyntaxError, ValueError, TypeError):
+                continue
+            if text not in seen:
+                seen.add(text)
+                out.append((f"line {node.lineno}: {what}", text))
+    return out
+
+
+def _replace(tree, target, replacement):
+    for parent in ast.walk(tree):
+        for field, value in ast.iter_fields(parent):
+            if value is target:
+                setattr(parent, field, copy.deepcopy(replacement))
+                return
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if item is target:
+                        value[i] = copy.deepcopy(replacement)
+                        return
+    raise AssertionError("mutation target not found")
+
+
+def mutation_score(nb_path, run_checks, equivalent=()):
+    """Run `run_checks(namespace, grade_id)` on every mutant of every solution cell.
+
+    Returns ``(killed, total, survivors)``; mutants whose description is listed
+    in `equivalent` (as ``(grade_id, description)``) are left out of the total.
+    """
+    nb = notebooks.read(nb_path)
+    killed, total, survivors = 0, 0, []
+    for cell in nb.cells:
+        if not (notebooks.is_solution(cell) and cell.cell_type == "code"):
+            continue
+        gid = notebooks.grade_id(cell)
+        for what, text in mutants(notebooks.source_text(cell)):
+            if (gid, what) in equivalent:
+                continue
+            total += 1
+            try:
+                ns = solution_namespace(nb_path, replace={gid: text})
+                run_checks(ns, gid)
+            except Exception:  # CheckFailure, or the mutant crashed: killed either way
+                killed += 1
+            else:
+                survivors.append((gid, what))
+    return killed, total, survivors
+
+
+# =============================================================================
+# The checks pass on correct code
+# =============================================================================
+@pytest.fixture(scope="module")
+def solutions():
+    return solution_namespace(NOTEBOOK)
+
+
+def run_all(ns, only=None):
+    """Every check of the lesson, visible and hidden, on the namespace's functions."""
+    table = {
+        "task41-second-derivative": [lambda h: checks.check_second_derivative(ns["second_derivative"], hidden=h)],
+        "task42-hvp": [lambda h: checks.check_hvp(ns["hvp"], hidden=h),
+                       lambda h: checks.check_hvp_cost(ns["hvp"], hidden=h)],
+        "task43-newton-step": [lambda h: checks.check_newton_step(ns["newton_step"], hidden=h),
+                               lambda h: checks.check_newton_rosenbrock(ns["newton_step"], hidden=h)],
+    }
+    for gid, runs in table.items():
+        if only is None or gid == only:
+            for run in runs:
+                run(False)
+                run(True)
+
+
+def test_notebook_solutions_pass_every_check(solutions, capsys):
+    run_all(solutions)
+    out = capsys.readouterr().out
+    assert out.count("✓") == 10
+
+
+def nested_dual_second_derivative(f, x):
+    outer_eps, inner_eps = new_level(), new_level()
+    inner_eps, outer_eps = min(inner_eps, outer_eps), max(inner_eps, outer_eps)
+    return f(Dual(Dual(x, 1.0, inner_eps), Dual(1.0, 0.0, inner_eps), outer_eps)).tangent.tangent
+
+
+@pytest.mark.parametrize("impl", [
+    nested_dual_second_derivative,
+    lambda f, x: grad(grad(f))(x),                                     # reverse over reverse
+    lambda f, x: jvp(grad(f), (x,), (1.0,))[1],                         # forward over reverse
+])
+def test_other_correct_second_derivatives_pass(impl):
+    checks.check_second_derivative(impl)
+    checks.check_second_derivative(impl, hidden=True)
+
+
+@pytest.mark.parametrize("impl", [
+    lambda f, x, v: grad(lambda y: jvp(f, (y,), (v,))[1])(x),          # reverse over forward
+    lambda f, x, v: grad(lambda y: grad(f)(y) @ v)(x),                  # reverse over reverse
+])
+def test_other_correct_hvps_pass_both_checks(impl):
+    for hidden in (False, True):
+        checks.check_hvp(impl, hidden=hidden)
+        checks.check_hvp_cost(impl, hidden=hidden)
+
+
+def test_newton_with_an_explicit_inverse_passes():
+    def newton_inv(f, x):
+        return x - np.linalg.inv(hessian(f)(x)) @ grad(f)(x)
+    for hidden in (False, True):
+        checks.check_newton_step(newton_inv, hidden=hidden)
+        checks.check_newton_rosenbrock(newton_inv, hidden=hidden)
+
+
+def test_pass_counter_is_the_identity_in_both_modes():
+    f = lambda z: checks.coupled(checks.pass_counter(z))
+    x, v = np.array([0.3, -0.5, 1.1]), np.array([1.0, 2.0, -1.0])
+    np.testing.assert_allclose(jvp(grad(f), (x,), (v,))[1], hessian(checks.coupled)(x) @ v, rtol=1e-13)
+    np.testing.assert_allclose(jacrev(grad(f))(x), hessian(checks.coupled)(x), rtol=1e-13)
+
+
+# =============================================================================
+# The expected values agree with independent oracles
+# =============================================================================
+_SX = sp.symbols("x")
+SYMPY_SCALARS = {
+    "sin(x**3)": sp.sin(_SX ** 3),
+    "x**5 - 3*x**2": _SX ** 5 - 3 * _SX ** 2,
+    "exp(x) * cos(2*x)": sp.exp(_SX) * sp.cos(2 * _SX),
+    "log(1 + x*x)": sp.log(1 + _SX ** 2),
+    "tanh(x)**2": sp.tanh(_SX) ** 2,
+    "1 / (1 + x*x)": 1 / (1 + _SX ** 2),
+    "sqrt(x) * sin(x)": sp.sqrt(_SX) * sp.sin(_SX),
+}
+
+
+def test_every_scalar_function_has_a_closed_form():
+    assert {name for name, _, _ in checks.SCALAR_FUNCTIONS} == set(SYMPY_SCALARS)
+
+
+@pytest.mark.parametrize("seed", [checks.VISIBLE_SEED, checks.HIDDEN_SEED])
+def test_second_derivative_table_matches_sympy(seed):
+    for f, x in checks._SECOND_CASES[seed]:
+        expected, first, value = checks._SECOND_TABLE[seed][(id(f), x)]
+        expr = SYMPY_SCALARS[f.name]
+        assert expected == pytest.approx(float(sp.diff(expr, _SX, 2).subs(_SX, x)), rel=1e-12, abs=1e-12)
+        assert first == pytest.approx(float(sp.diff(expr, _SX).subs(_SX, x)), rel=1e-12, abs=1e-12)
+        assert value == pytest.approx(float(expr.subs(_SX, x)), rel=1e-12, abs=1e-12)
+    # the lesson's closed form, 6x cos(x³) − 9x⁴ sin(x³), at the three visible points
+    for x in (1.0, 0.5, -1.2):
+        sin_cubed = next(f for f, _ in checks._SECOND_CASES[seed] if f.name == "sin(x**3)")
+        closed = 6 * x * np.cos(x ** 3) - 9 * x ** 4 * np.sin(x ** 3)
+        assert checks._SECOND_TABLE[checks.VISIBLE_SEED].get((id(sin_cubed), x), (closed,))[0] \
+            == pytest.approx(closed, rel=1e-13)
+
+
+AUTOGRAD_VECTOR = {
+    "x0**2 * x1": lambda z: z[0] * z[0] * z[1],
+    "rosenbrock (2-d)": lambda z: (1 - z[0]) ** 2 + 100 * (z[1] - z[0] ** 2) ** 2,
+    "x0*x1*x2 + exp(x0 - x2)": lambda z: z[0] * z[1] * z[2] + anp.exp(z[0] - z[2]),
+    "0.5 * x @ A @ x (A not symmetric)": lambda z: 0.5 * anp.dot(z, anp.dot(checks._A, z)),
+    "log(sum(exp(x))) + sum(x**4)/4": lambda z: anp.log(anp.sum(anp.exp(z))) + 0.25 * anp.sum(z ** 4),
+    "c @ tanh(W @ x + b)": lambda z: anp.dot(checks._C, anp.tanh(anp.dot(checks._W, z) + checks._B)),
+    "sum(log(1 + (x[i+1]-x[i])**2)) + |x|²/2 + sum(sin x)":
+        lambda z: anp.sum(anp.log(1 + (z[1:] - z[:-1]) ** 2)) + 0.5 * anp.sum(z * z) + anp.sum(anp.sin(z)),
+    "rosenbrock (5-d)": lambda z: anp.sum(100 * (z[1:] - z[:-1] ** 2) ** 2 + (1 - z[:-1]) ** 2),
+}
+
+
+def test_every_vector_function_has_an_autograd_twin():
+    assert {name for name, *_ in checks.VECTOR_FUNCTIONS} == set(AUTOGRAD_VECTOR)
+
+
+@pytest.mark.parametrize("seed", [checks.VISIBLE_SEED, checks.HIDDEN_SEED])
+def test_hvp_table_matches_hips_autograd(seed):
+    for f, x, v in checks._HVP_CASES[seed]:
+        H = autograd.hessian(AUTOGRAD_VECTOR[f.name])(x)
+        np.testing.assert_allclose(checks._HVP_TABLE[seed][id(x)]["Hv"], H @ v, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("seed", [checks.VISIBLE_SEED, checks.HIDDEN_SEED])
+def test_newton_table_matches_hips_autograd(seed):
+    for f, x in checks._NEWTON_CASES[seed]:
+        g = autograd.grad(AUTOGRAD_VECTOR[f.name])(x)
+        H = autograd.hessian(AUTOGRAD_VECTOR[f.name])(x)
+        np.testing.assert_allclose(checks._NEWTON_TABLE[seed][id(x)]["new"], x - np.linalg.solve(H, g),
+                                   rtol=1e-10, atol=1e-12)
+
+
+def test_rosenbrock_numbers_stated_in_the_lesson():
+    H = hessian(checks.rosenbrock)(np.array([1.0, 1.0]))
+    np.testing.assert_array_equal(H, [[802.0, -400.0], [-400.0, 200.0]])
+    lo, hi = np.linalg.eigvalsh(H)
+    assert round(lo, 2) == 0.40 and round(hi, 1) == 1001.6 and round(hi / lo) == 2508
+    assert 2 / hi == pytest.approx(2.0e-3, rel=2e-3)
+    H0 = hessian(checks.rosenbrock)(np.array([-1.2, 1.0]))
+    np.testing.assert_array_equal(H0, [[1330.0, 480.0], [480.0, 200.0]])
+    np.testing.assert_allclose(H0 @ np.array([0.3, -0.7]), [63.0, 4.0], rtol=1e-13)
+    path = checks.newton_path(checks.rosenbrock, np.array([-1.2, 1.0]), 20)
+    assert len(path) - 1 == 7 and np.linalg.norm(path[-1] - 1) == 0
+    assert checks.rosenbrock(path[2]) == pytest.approx(1.412e3, rel=1e-3)
+    assert len(checks.newton_path(checks.rosenbrock, np.array([0.0, 0.0]), 20)) - 1 == 2
+    # gradient descent: crawls at 1e-3, oscillates without converging just above 2/λmax, blows up at 7e-3
+    gd = checks.gd_path(checks.rosenbrock, np.array([-1.2, 1.0]), 1e-3, 2000)
+    assert len(gd) == 2001 and np.linalg.norm(gd[-1] - 1) > 0.1
+    bounce = checks.gd_path(checks.rosenbrock, np.array([-1.2, 1.0]), 2.5e-3, 3000)
+    assert len(bounce) == 3001 and checks.rosenbrock(bounce[-1]) > 0.1
+    assert len(checks.gd_path(checks.rosenbrock, np.array([-1.2, 1.0]), 7e-3, 3000)) < 10
+
+
+def test_perturbation_confusion_demo():
+    one_eps = lambda f, x: f(Dual(x, 1.0)).tangent
+    assert one_eps(lambda x: x * one_eps(lambda y: x + y, 1.0), 1.0) == 2.0
+    from autodiff_ref import derivative
+    assert derivative(lambda x: x * derivative(lambda y: x + y)(1.0))(1.0) == 1.0
+
+
+# =============================================================================
+# Realistic wrong code fails with the right hint
+# =============================================================================
+def hint_of(check, *args, **kwargs):
+    with pytest.raises(CheckFailure) as info:
+        check(*args, **kwargs)
+    message = str(info.value)
+    assert "input:" in message and "expected:" in message and "got:" in message
+    return info.value.hint or ""
+
+
+def first_derivative_only(f, x):
+    return jvp(f, (x,), (1.0,))[1]
+
+
+WRONG_SECOND = [
+    (first_derivative_only, "that is f′(x)"),
+    (lambda f, x: jvp(lambda y: jvp(f, (y,), (1.0,))[1], (x,), (1.0,))[0], "that is f′(x)"),
+    (lambda f, x: f(x), "that is f(x) itself"),
+    (lambda f, x: 0.5 * jvp(lambda y: jvp(f, (y,), (1.0,))[1], (x,), (1.0,))[1], "do not divide by 2"),
+    (lambda f, x: jvp(lambda y: jvp(f, (y,), (2.0,))[1], (x,), (1.0,))[1], "twice f″"),
+    (lambda f, x: -jvp(lambda y: jvp(f, (y,), (1.0,))[1], (x,), (1.0,))[1], "sign is flipped"),
+    (lambda f, x: Dual(1.0, 2.0), "you returned a tracer"),
+    (lambda f, x: 1 / 0, "ZeroDivisionError"),
+]
+
+
+@pytest.mark.parametrize("wrong,expected_hint", WRONG_SECOND)
+def test_second_derivative_wrong(wrong, expected_hint):
+    assert expected_hint in hint_of(checks.check_second_derivative, wrong)
+
+
+def hvp_true(f, x, v):
+    return jvp(grad(f), (x,), (v,))[1]
+
+
+def hvp_in_place(f, x, v):
+    out = jvp(grad(f), (x,), (v,))[1]
+    v *= 1.0 + 1e-3
+    return out
+
+
+WRONG_HVP = [
+    (lambda f, x, v: jvp(grad(f), (x,), (v,))[0], "that is the gradient ∇f(x)"),
+    (lambda f, x, v: grad(f)(x), "that is the gradient ∇f(x)"),
+    (lambda f, x, v: jvp(grad(f), (v,), (x,))[1], "x and v are swapped"),
+    (lambda f, x, v: jvp(f, (x,), (v,))[1], "the directional derivative of f"),
+    (lambda f, x, v: jvp(grad(f), (x,), (v,)), "you returned a pair"),
+    (lambda f, x, v: jvp(grad(f), (x,), (x,))[1], "H(x)·x"),
+    (lambda f, x, v: -hvp_true(f, x, v), "sign is flipped"),
+    (lambda f, x, v: 2 * hvp_true(f, x, v), "twice H·v"),
+    (lambda f, x, v: hvp_true(f, x, v) / 2, "half of H·v"),
+    (lambda f, x, v: np.diag(hessian(f)(x)) * v, "only the diagonal"),
+    (lambda f, x, v: (grad(f)(x + 1e-6 * v) - grad(f)(x)) / 1e-6, "finite difference"),
+    (lambda f, x, v: hessian(f)(x), "build a matrix"),
+    (hvp_in_place, "in place"),
+]
+
+
+@pytest.mark.parametrize("wrong,expected_hint", WRONG_HVP)
+def test_hvp_wrong(wrong, expected_hint):
+    assert expected_hint in hint_of(checks.check_hvp, wrong)
+
+
+@pytest.mark.parametrize("wrong,expected_hint", [
+    (lambda f, x, v: hessian(f)(x) @ v, "n directions at once"),
+    (lambda f, x, v: jacrev(grad(f))(x) @ v, "row by row"),
+    (lambda f, x, v: np.stack([jvp(grad(f), (x,), (e,))[1] for e in np.eye(x.size)]) @ v,
+     "column by column"),
+    (lambda f, x, v: 1 / 0, "ZeroDivisionError"),
+])
+def test_hvp_cost_rejects_forming_the_hessian(wrong, expected_hint):
+    assert expected_hint in hint_of(checks.check_hvp_cost, wrong)
+
+
+def test_hvp_cost_rejects_a_wrong_but_cheap_answer():
+    assert "the result is wrong" in hint_of(checks.check_hvp_cost, lambda f, x, v: 2 * hvp_true(f, x, v))
+
+
+def newton_true_step(f, x):
+    return np.linalg.solve(hessian(f)(x), grad(f)(x))
+
+
+def newton_in_place(f, x):
+    x -= newton_true_step(f, x)
+    return x
+
+
+WRONG_NEWTON = [
+    (lambda f, x: x + newton_true_step(f, x), "sign error"),
+    (lambda f, x: x - hessian(f)(x) @ grad(f)(x), "you multiplied the gradient by H"),
+    (lambda f, x: x - grad(f)(x), "gradient-descent step"),
+    (lambda f, x: x - grad(f)(x) / np.diag(hessian(f)(x)), "diagonal of H only"),
+    (lambda f, x: -newton_true_step(f, x), "you returned the step"),
+    (lambda f, x: newton_true_step(f, x), "you returned H⁻¹∇f"),
+    (lambda f, x: x - newton_true_step(f, x) / 2, "a half step"),
+    (lambda f, x: float((x - newton_true_step(f, x))[0]), "shaped like x"),
+    (newton_in_place, "in place"),
+]
+
+
+@pytest.mark.parametrize("wrong,expected_hint", WRONG_NEWTON)
+def test_newton_step_wrong(wrong, expected_hint):
+    with np.errstate(all="ignore"):
+        assert expected_hint in hint_of(checks.check_newton_step, wrong)
+
+
+def test_newton_rosenbrock_wrong():
+    h = hint_of(checks.check_newton_rosenbrock, lambda f, x: x - grad(f)(x) * 1e-3)
+    assert "leave Newton's path" in h and "2.2e+00" in h
+
+
+# =============================================================================
+# Mutation score
+# =============================================================================
+#: Equivalent mutants: jvp returns a pair, so ``jvp(...)[1]`` and ``jvp(...)[-1]`` are the same item.
+EQUIVALENT = {("task41-second-derivative", "line 5: constant 1 → -1"),
+              ("task41-second-derivative", "line 6: constant 1 → -1"),
+              ("task42-hvp", "line 4: constant 1 → -1")}
+
+
+def test_mutation_score():
+    killed, total, survivors = mutation_score(NOTEBOOK, lambda ns, gid: run_all(ns, only=gid),
+                                              equivalent=EQUIVALENT)
+    print(f"lesson 4 mutation score: {killed}/{total} = {killed / total:.1%}; survivors: {survivors}")
+    assert total >= 25
+    assert killed / total >= 0.95, survivors
+
+
+# =============================================================================
+# The notebook itself (slow): nbclient, then the real nbgrader
+# =============================================================================
+@pytest.mark.slow
+def test_notebook_executes_with_every_check_passing(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    for cell in nb.cells:
+        assert cell.get("outputs", []) == [] and cell.get("execution_count") is None
+    NotebookClient(nb, timeout=60, kernel_name="python3",
+                   resources={"metadata": {"path": str(REPO)}}).execute()
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert text.count("✓") == 10 and "✗" not in text
+    assert nb.metadata.get("widgets"), "the Newton/GD widget left no widget state"
+    images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    assert images >= 2
+
+
+#: Realistic wrong submissions, in the format of course/wrong_submissions/<assignment>.json.
+WRONG_SUBMISSIONS = [
+    {"name": "hvp returns the gradient, newton step with a plus sign",
+     "replace": {
+         "task42-hvp": ["# Task 4.2: the Hessian-vector product, forward over reverse",
+                        "def hvp(f, x, v):",
+                        "    return jvp(grad(f), (x,), (v,))[0]"],
+         "task43-newton-step": ["# Task 4.3: one step of Newton's method for minimisation",
+                                "def newton_step(f, x):",
+                                "    return x + np.linalg.solve(hessian(f)(x), grad(f)(x))"]},
+     "fails": {"test42-hvp": ["that is the gradient ∇f(x)"],
+               "test42-hvp-cost": ["the result is wrong"],
+               "test43-newton-step": ["sign error"],
+               "test43-newton-rosenbrock": ["leave Newton's path"]}},
+    {"name": "second derivative is only the first derivative; hvp forms the Hessian",
+     "replace": {
+         "task41-second-derivative": ["# Task 4.1: the second derivative by nesting two levels of forward mode",
+                                      "def second_derivative(f, x):",
+                                      "    return jvp(f, (x,), (1.0,))[1]"],
+         "task42-hvp": ["# Task 4.2: the Hessian-vector product, forward over reverse",
+                        "def hvp(f, x, v):",
+                        "    return hessian(f)(x) @ v"]},
+     "fails": {"test41-second-derivative": ["that is f′(x)"],
+               "test42-hvp-cost": ["n directions at once"]}},
+]
+
+
+def grade_with_nbgrader(tmp_path, assignment, source_path, submissions):
+    """Stock nbgrader on a copy of the course holding one assignment.
+
+    `submissions` maps a student id to a notebook. Runs ``generate_assignment``
+    and ``autograde``; returns ``(release notebook, {student: {grade_id: (score,
+    max_score, text of the cell's outputs)}})``.
+    """
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from nbgrader.api import Gradebook
+
+    root = tmp_path / "course"
+    (root / "source").mkdir(parents=True)
+    shutil.copy2(REPO / "course" / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(source_path.parent, root / "source" / assignment)
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+
+    def nbgrader(*args):
+        run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0 or args[0] == "autograde", run.stdout + run.stderr
+        return run
+
+    nbgrader("generate_assignment", assignment, "--force", "--create")
+    release_path = root / "release" / assignment / source_path.name
+    release = notebooks.read(release_path)
+    build = {sid: make(release) for sid, make in submissions.items()}
+    for sid, nb in build.items():
+        notebooks.write(nb, root / "submitted" / sid / assignment / source_path.name)
+    nbgrader("autograde", assignment, "--force")
+    out = {}
+    with Gradebook("sqlite:///" + str(root / "gradebook.db"), course_id="autodiff") as gb:
+        for sid in build:
+            graded = notebooks.read(root / "autograded" / sid / assignment / source_path.name)
+            texts = {}
+            for cell in graded.cells:
+                if notebooks.is_graded(cell):
+                    texts[notebooks.grade_id(cell)] = "\n".join(
+                        o.get("text", "") + o.get("evalue", "") + "".join(o.get("traceback", []))
+                        for o in cell.get("outputs", []))
+            sub = gb.find_submission_notebook(source_path.stem, assignment, sid)
+            out[sid] = {g.name: (g.score, g.max_score, texts.get(g.name, "")) for g in sub.grades}
+    return release, out
+
+
+@pytest.mark.slow
+def test_through_nbgrader(tmp_path):
+    source = notebooks.read(NOTEBOOK)
+    subs = {"perfect": lambda release: notebooks.make_submission(release, source),
+            "blank": lambda release: notebooks.make_submission(release)}
+    for k, wrong in enumerate(WRONG_SUBMISSIONS):
+        replace = {gid: "\n".join(lines) for gid, lines in wrong["replace"].items()}
+        subs[f"wrong{k}"] = lambda release, replace=replace: notebooks.make_submission(
+            release, source, replace=replace)
+    release, grades = grade_with_nbgrader(tmp_path, ASSIGNMENT, NOTEBOOK, subs)
+
+    released = json.dumps(release.dict())
+    for cell in source.cells:
+        for line in notebooks.hidden_test_lines(notebooks.source_text(cell)):
+            assert line not in released
+    assert "### BEGIN SOLUTION" not in released and "jvp(grad(f), (x,), (v,))[1]" not in released
+
+    total = notebooks.max_score(source)
+    assert total == 8
+    assert sum(s for s, _, _ in grades["perfect"].values()) == total, grades["perfect"]
+    assert sum(s for s, _, _ in grades["blank"].values()) == 0
+    for k, wrong in enumerate(WRONG_SUBMISSIONS):
+        cells = grades[f"wrong{k}"]
+        for gid, (score, max_score, text) in cells.items():
+            if gid in wrong["fails"]:
+                assert score == 0, (wrong["name"], gid)
+                for expected in wrong["fails"][gid]:
+                    assert expected in text, (wrong["name"], gid, text)
+            else:
+                assert score == max_score, (wrong["name"], gid, text)
+        assert 0 < sum(s for s, _, _ in cells.values()) < total
