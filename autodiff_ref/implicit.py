@@ -111,6 +111,8 @@ class _Plain:
         return flat.reshape(self.shape) if self.shape else flat[0]
 
     def check(self, out):
+        if out.__class__ is np.ndarray and out.shape == self.shape and out.dtype == np.float64:
+            return out.reshape(-1)  # the common case, kept cheap: it runs every iteration
         if isinstance(out, Tracer):
             raise ValueError(_closure_message(self.problem.kind, self.problem.fn))
         out = np.asarray(out, dtype=float)
@@ -152,16 +154,21 @@ def _fail(problem, k, residual, why="did not converge"):
         "or start closer to the solution.")
 
 
+def _norm(v):
+    """‖v‖∞ (0 for an empty v)."""
+    return float(np.abs(v).max()) if v.size else 0.0
+
+
 def _iterate(fn, y, problem):
-    residuals = []
+    residuals, tol = [], problem.tol
     for k in range(1, problem.max_iter + 1):
         gy = fn(y)
-        r = float(np.max(np.abs(gy - y), initial=0.0))
+        r = _norm(gy - y)
         residuals.append(r)
-        if not np.isfinite(r):
+        if not r < np.inf:  # inf or nan
             _fail(problem, k, r, "produced a non-finite value")
         y = gy
-        if r <= problem.tol * (1 + np.max(np.abs(y), initial=0.0)):
+        if r <= tol * (1 + _norm(y)):
             return y, residuals
     _fail(problem, problem.max_iter, residuals[-1])
 
@@ -173,11 +180,11 @@ def _anderson(fn, y, problem):
     for k in range(1, problem.max_iter + 1):
         gy = fn(y)
         f = gy - y
-        r = float(np.max(np.abs(f), initial=0.0))
+        r = _norm(f)
         residuals.append(r)
-        if not np.isfinite(r):
+        if not r < np.inf:
             _fail(problem, k, r, "produced a non-finite value")
-        if r <= problem.tol * (1 + np.max(np.abs(gy), initial=0.0)):
+        if r <= problem.tol * (1 + _norm(gy)):
             return gy, residuals
         if g_prev is not None:
             d_g.append(gy - g_prev)
@@ -203,11 +210,11 @@ def _newton(fn, y, problem):
         else:
             value, matrix = fn(y), None
         F = y - value if fixed else value
-        r = float(np.max(np.abs(F), initial=0.0))
+        r = _norm(F)
         residuals.append(r)
-        if not np.isfinite(r):
+        if not r < np.inf:
             _fail(problem, k, r, "produced a non-finite value")
-        scale = 1 + np.max(np.abs(y), initial=0.0) if fixed else 1.0
+        scale = 1 + _norm(y) if fixed else 1.0
         if r <= problem.tol * scale:
             return y, residuals, matrix
         if matrix is not None:
