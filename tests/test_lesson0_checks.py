@@ -213,6 +213,7 @@ def test_sum_of_squares_experiment_matches_plain_numpy_and_the_lesson_text():
     np.testing.assert_array_equal(r["fd"], plain)
     errors, counts = np.unique(r["fd"] - 2 * x, return_counts=True)
     assert errors.tolist() == [-2.0, 0.0, 2.0] and counts.tolist() == [250, 500, 250]
+    assert np.all(r["error"][1::2] == 0) and np.all(r["error"][0::2] != 0)  # even i exact, odd i off by 2
     assert r["fd"][0] == 0.0 and np.all(r["fd"] >= 0)
     assert np.spacing(r["f"]) == 4 * h
     np.testing.assert_array_equal(r["ad"], 2 * x)
