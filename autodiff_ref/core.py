@@ -58,9 +58,12 @@ class Tracer:
 
     # -- numpy protocols -------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **params):
-        if method != "__call__" or params.pop("out", None) is not None:
+        if method != "__call__":
             raise TypeError(f"autodiff_ref supports plain calls of numpy.{ufunc.__name__}, "
-                            f"not numpy.{ufunc.__name__}.{method} or out=")
+                            f"not numpy.{ufunc.__name__}.{method}")
+        if params.pop("out", None) is not None:
+            raise TypeError(f"numpy.{ufunc.__name__}(..., out=...) writes into an array, which "
+                            "autodiff_ref cannot differentiate; use the returned value instead")
         if ufunc in NONDIFFERENTIABLE_UFUNCS:  # comparisons, sign, floor: no tangent
             return ufunc(*[primal(x) for x in inputs], **params)
         prim = UFUNC_PRIMITIVES.get(ufunc)
@@ -74,7 +77,7 @@ class Tracer:
         handler = FUNCTIONS.get(func)
         if handler is None:
             raise NotImplementedError(
-                f"numpy.{func.__name__} is not differentiable with autodiff_ref; "
+                f"{_qualified(func)} is not differentiable with autodiff_ref; "
                 "write it with the supported functions (autodiff_ref.core.FUNCTIONS lists them)")
         return handler(*args, **kwargs)
 
@@ -133,11 +136,53 @@ class Tracer:
     def item(self): return primal(self).item()
 
 
+def _qualified(func):
+    module = getattr(func, "__module__", None) or "numpy"
+    return f"{module}.{func.__name__}"
+
+
 def primal(x):
     """Strip every tracer: the plain number or array underneath."""
     while isinstance(x, Tracer):
         x = x.value
     return x
+
+
+def as_float(x, what="argument"):
+    """x as a float or float array (ints and bools promoted); tracers pass through.
+
+    Anything that is not a real number, or an array of them, is refused with a
+    message naming `what`.
+    """
+    if isinstance(x, Tracer):
+        return x
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return float(x)
+    arr = np.asarray(x)
+    if arr.dtype.kind in "biu":
+        return arr.astype(float)
+    if arr.dtype.kind not in "fc":
+        raise TypeError(f"{what} must be a float or an array of floats, got {type(x).__name__} {x!r:.60}")
+    return arr
+
+
+def argnums_tuple(argnums, nargs, who):
+    """`argnums` (an int or a tuple of ints, negative counting from the end) as a tuple of indices."""
+    nums = (argnums,) if isinstance(argnums, int) else argnums
+    try:
+        nums = tuple(nums)
+    except TypeError:
+        nums = ()
+    if not nums or not all(isinstance(i, int) and not isinstance(i, bool) for i in nums):
+        raise TypeError(f"{who}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+    for i in nums:
+        if not -nargs <= i < nargs:
+            raise ValueError(f"{who}: argnums={argnums!r} asks for argument {i}, but the function was "
+                             f"called with {nargs} positional argument{'' if nargs == 1 else 's'}")
+    nums = tuple(i % nargs for i in nums)
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"{who}: argnums={argnums!r} names an argument twice")
+    return nums
 
 
 def bind(prim, *args, **params):

@@ -261,11 +261,32 @@ def jvp(f, primals, tangents):
     trailing axis of directions). An output that does not depend on the
     inputs gets a zero tangent.
     """
+    for name, given in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(given, (tuple, list)):
+            raise TypeError(f"jvp: {name} must be a tuple with one entry per argument of f, "
+                            f"as in jvp(f, (x,), (v,)); got {type(given).__name__}")
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    primals = [_as_float(p, f"jvp: primal {i}") for i, p in enumerate(primals)]
+    tangents = [_as_float(t, f"jvp: tangent {i}") for i, t in enumerate(tangents)]
+    directions = set()
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        pshape, tshape = np.shape(primal(p)), np.shape(primal(t))
+        if tshape == pshape + tshape[len(pshape):] and len(tshape) == len(pshape) + 1:
+            directions.add(tshape[-1])
+        elif tshape != pshape:
+            raise ValueError(f"jvp: tangent {i} has shape {tshape}, but primal {i} has shape {pshape}; "
+                             f"the tangent must have the primal's shape (or that shape plus one "
+                             f"trailing axis of directions)")
+    if len(directions) > 1 or (directions and any(np.shape(primal(t)) == np.shape(primal(p))
+                                                  for p, t in zip(primals, tangents))):
+        raise ValueError("jvp: every tangent must carry the same number of directions (one trailing "
+                         "axis of length k on every tangent, or on none); got shapes "
+                         f"{[np.shape(primal(t)) for t in tangents]} for primals of shapes "
+                         f"{[np.shape(primal(p)) for p in primals]}")
     level = core.new_level()
-    duals = [Dual(_as_float(p), _as_float(t), level) for p, t in zip(primals, tangents)]
+    duals = [Dual(p, t, level) for p, t in zip(primals, tangents)]
     out = f(*duals)
     if isinstance(out, tuple):
         pairs = [_split(o, level) for o in out]
@@ -281,17 +302,8 @@ def _zero_if_none(tangent, value, duals):
     return np.zeros(np.shape(primal(value)) + (() if k is None else (k,)))
 
 
-def _as_float(x):
-    if isinstance(x, Tracer):
-        return x
-    if isinstance(x, (int, float)) and not isinstance(x, bool):
-        return float(x)
-    x = np.asarray(x)
-    return x.astype(float) if x.dtype.kind in "biu" else x
-
-
-def _argnums_tuple(argnums):
-    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+def _as_float(x, what="argument"):
+    return core.as_float(x, what)
 
 
 def jacfwd(f, argnums=0):

@@ -360,13 +360,8 @@ vjp_rules[core.concatenate] = _ConcatenateRules()
 # ----------------------------------------------------------------------------
 # The user-facing transformations
 # ----------------------------------------------------------------------------
-def _as_float(x):
-    if isinstance(x, Tracer):
-        return x
-    if isinstance(x, (int, float)) and not isinstance(x, bool):
-        return float(x)
-    x = np.asarray(x)
-    return x.astype(float) if x.dtype.kind in "biu" else x
+def _as_float(x, what="argument"):
+    return core.as_float(x, what)
 
 
 def _zeros_like(x):
@@ -383,9 +378,11 @@ def vjp(f, *primals):
     (every row of a Jacobian); each call starts from fresh adjoints.
     """
     tape = Tape(core.new_level())
-    boxes = [tape.input(_as_float(p)) for p in primals]
+    boxes = [tape.input(_as_float(p, f"vjp: primal {i}")) for i, p in enumerate(primals)]
     out = f(*boxes)
     on_tape = isinstance(out, Box) and out.tape is tape
+    if not on_tape:
+        _check_output(out, f)
     value = out.value if on_tape else out
     out_shape = np.shape(primal(value))
 
@@ -401,8 +398,18 @@ def vjp(f, *primals):
     return value, pullback
 
 
-def _argnums_tuple(argnums):
-    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+def _check_output(out, f):
+    """An output not on the tape must still be a number or an array of numbers."""
+    name = getattr(f, "__name__", "f")
+    if isinstance(out, (tuple, list)):
+        raise TypeError(f"vjp: {name} returned a {type(out).__name__} of {len(out)} outputs; reverse "
+                        "mode pulls back one array: return np.stack(...) or np.concatenate(...) "
+                        "of the outputs, or call vjp once per output")
+    if isinstance(out, Tracer):
+        return  # a tracer of another transformation: a constant here
+    if np.asarray(out).dtype.kind not in "biufc":
+        raise TypeError(f"vjp: {name} returned {type(out).__name__} {out!r:.60}; "
+                        "it must return a float or an array of floats")
 
 
 def _restrict(f, args, nums):
@@ -412,13 +419,14 @@ def _restrict(f, args, nums):
         for i, x in zip(nums, selected):
             full[i] = x
         return f(*full)
+    f_of_selected.__name__ = getattr(f, "__name__", "f")
     return f_of_selected
 
 
 def value_and_grad(f, argnums=0):
     r"""``(f(x), ∇f(x))`` for a scalar-valued f, by one forward pass and one reverse sweep."""
     def value_and_gradient(*args):
-        nums = _argnums_tuple(argnums)
+        nums = core.argnums_tuple(argnums, len(args), "grad")
         value, pullback = vjp(_restrict(f, args, nums), *[args[i] for i in nums])
         if np.ndim(primal(value)) != 0:
             raise TypeError(
@@ -443,8 +451,8 @@ def jacrev(f, argnums=0):
     entry. The result has shape ``out.shape + x.shape``.
     """
     def jacobian(*args):
-        nums = _argnums_tuple(argnums)
-        primals = [_as_float(args[i]) for i in nums]
+        nums = core.argnums_tuple(argnums, len(args), "jacrev")
+        primals = [_as_float(args[i], f"jacrev: argument {i}") for i in nums]
         value, pullback = vjp(_restrict(f, args, nums), *primals)
         out_shape = np.shape(primal(value))
         m = int(np.prod(out_shape))
