@@ -1,0 +1,711 @@
+"""Lesson 8 (learning with gradients): the checks, the notebook, nbgrader, and mutants.
+
+- The solutions in the source notebook pass every graded cell (hidden tests included).
+- Realistic wrong code fails, and the failure names the misconception (gradient
+  ascent, the learning rate applied twice, a sum instead of the mean with the
+  batch size as the factor, the sigmoid's derivative left out, BPTT truncated).
+- The oracles are right: checked against closed forms, central differences and
+  the HIPS autograd package, never against themselves.
+- Single-point mutants of every solution region lose points (score ≥ 95 %).
+- The notebook runs headless (slow), and through the real nbgrader (slow).
+"""
+import ast
+import copy
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.checks import CheckFailure
+from autograder.lessons import lesson8 as checks
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "course" / "source" / "lesson8_learning" / "lesson8_learning.ipynb"
+SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION[ \t]*$", re.S | re.M)
+HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS\n.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
+
+
+# ---------------------------------------------------------------------------
+# The notebook as code: build a namespace from its setup, provided and solution cells
+# ---------------------------------------------------------------------------
+def load_cells():
+    nb = json.loads(NOTEBOOK.read_text())
+    return [(c["metadata"].get("nbgrader", {}), "".join(c["source"])) for c in nb["cells"]
+            if c["cell_type"] == "code"]
+
+
+CELLS = load_cells()
+DEMO_IDS = {"gd-widget", "rnn-widget"}
+
+
+def strip_magics(source):
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
+
+
+def namespace(overrides=None):
+    """Run the setup, provided and solution cells (not the demos, not the tests).
+
+    `overrides` maps a solution cell's grade_id to replacement source.
+    """
+    overrides = overrides or {}
+    ns = {}
+    for meta, source in CELLS:
+        gid = meta.get("grade_id")
+        if not meta or meta.get("grade") or gid in DEMO_IDS:
+            continue
+        exec(compile(strip_magics(overrides.get(gid, source)), f"<{gid}>", "exec"), ns)
+    return ns
+
+
+def graded_cells():
+    return [(meta["grade_id"], meta["points"], source) for meta, source in CELLS if meta.get("grade")]
+
+
+def run_graded(ns, visible_only=False):
+    """Score every graded cell in `ns` like nbgrader: {grade_id: (points earned, message)}."""
+    scores = {}
+    for gid, points, source in graded_cells():
+        code = HIDDEN.sub("", source) if visible_only else source
+        try:
+            exec(compile(code, f"<{gid}>", "exec"), ns)
+            scores[gid] = (points, "")
+        except Exception as err:  # a failing check (or a crash) scores 0
+            scores[gid] = (0, f"{type(err).__name__}: {err}")
+    return scores
+
+
+def with_function(gid, source):
+    """A solution namespace in which one task's cell is replaced by `source`."""
+    return namespace({gid: source})
+
+
+def failure(check, *args):
+    with pytest.raises(CheckFailure) as info:
+        check(*args)
+    return info.value
+
+
+# ---------------------------------------------------------------------------
+# The solutions pass everything; the oracles are right
+# ---------------------------------------------------------------------------
+def test_every_graded_cell_passes_on_the_solutions(capsys):
+    scores = run_graded(namespace())
+    failed = {gid: msg for gid, (pts, msg) in scores.items() if pts == 0}
+    assert not failed
+    assert sum(p for p, _ in scores.values()) == 22
+    out = capsys.readouterr().out
+    assert out.count("✓") == 32 and "✗" not in out
+
+
+def test_notebook_structure():
+    nb = json.loads(NOTEBOOK.read_text())
+    ids = [c["metadata"]["nbgrader"]["grade_id"] for c in nb["cells"] if "nbgrader" in c["metadata"]]
+    assert len(ids) == len(set(ids)), "grade_ids must be unique"
+    first_solution = next(i for i, c in enumerate(nb["cells"]) if c["metadata"].get("nbgrader", {}).get("solution"))
+    setup = next(i for i, c in enumerate(nb["cells"]) if "lesson8 as checks" in "".join(c["source"]))
+    assert setup < first_solution, "the checks must be imported before any student code"
+    for c in nb["cells"]:
+        m = c["metadata"].get("nbgrader", {})
+        if c["cell_type"] == "code":
+            assert c["outputs"] == [] and c["execution_count"] is None, "stored without outputs"
+        if m.get("solution"):
+            src = "".join(c["source"])
+            assert src.startswith("# Task ") and "### BEGIN SOLUTION" in src and not m["locked"]
+        if m.get("grade"):
+            assert m["locked"] and m["points"] >= 1 and not m["solution"]
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    graded = [gid for gid, _, _ in graded_cells()]
+    assert len(graded) == 22 and sum("BEGIN HIDDEN TESTS" in src for _, _, src in graded_cells()) == 10
+
+
+def test_oracles_agree_with_hips_autograd_and_central_differences():
+    import autograd
+    import autograd.numpy as anp
+
+    X, y = checks.logistic_data(40, 4, seed=3)
+    w = np.array([0.3, -0.2, 0.5, 0.1])
+    loss = lambda w: anp.mean(anp.logaddexp(0.0, X @ w) - y * (X @ w))  # noqa: E731
+    assert np.allclose(checks.logistic_gradient_reference(w, X, y), autograd.grad(loss)(w), rtol=1e-12, atol=1e-14)
+    assert checks.bce_reference(X @ w, y) == pytest.approx(float(loss(w)), rel=1e-14)
+
+    p = checks.rnn_problem(n=3, T=5, rho=1.1, seed=9)
+
+    def rnn_loss(W):
+        h = p.h0
+        for x in p.xs:
+            h = anp.tanh(anp.dot(W, h) + anp.dot(p.U, x) + p.b)
+        r = anp.dot(p.V, h) - p.target
+        return 0.5 * anp.sum(r * r)
+    assert np.allclose(checks.weight_grad_oracle(p), autograd.grad(rnn_loss)(p.W), rtol=1e-12, atol=1e-15)
+
+    # ∂L/∂h_t by central differences on a perturbation of one state entry
+    G = checks.state_grads_oracle(p)
+    eps = 1e-6
+    for t, i in [(0, 0), (2, 1), (5, 2)]:
+        def loss_with(delta):
+            h = p.h0 + (delta if t == 0 else 0) * np.eye(3)[i]
+            for s, x in enumerate(p.xs, start=1):
+                h = np.tanh(p.W @ h + p.U @ x + p.b) + (delta if s == t else 0) * np.eye(3)[i]
+            r = p.V @ h - p.target
+            return 0.5 * np.sum(r * r)
+        assert G[t, i] == pytest.approx((loss_with(eps) - loss_with(-eps)) / (2 * eps), rel=1e-6, abs=1e-10)
+
+    params = checks.init_mlp([2, 5, 3, 1], seed=4)
+    Xm, ym = checks.two_moons(12, 0.2, seed=5)
+
+    def mlp_loss(*ps):
+        h = Xm
+        for i in range(len(ps) // 2 - 1):
+            h = anp.tanh(anp.dot(h, ps[2 * i]) + ps[2 * i + 1])
+        z = anp.dot(h, ps[-2]) + ps[-1]
+        return anp.mean(anp.logaddexp(0.0, z) - ym * z)
+    loss0, new = checks.train_step_reference(checks.mlp_loss_reference, params, Xm, ym, 0.3)
+    assert loss0 == pytest.approx(float(mlp_loss(*params)), rel=1e-14)
+    hips = autograd.grad(mlp_loss, argnum=list(range(len(params))))(*params)
+    for p_new, p_old, g in zip(new, params, hips):
+        assert np.allclose(p_new, p_old - 0.3 * np.asarray(g), rtol=1e-12, atol=1e-14)
+
+
+def test_bce_kink_trap_is_real():
+    """The popular stable form really has the wrong AD derivative at z = 0 (the lesson's claim)."""
+    from autodiff_ref import grad
+
+    y = np.array([1.0, 0.0])
+    kinky = lambda z: np.mean(np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))) - y * z)  # noqa: E731
+    z = np.zeros(2)
+    assert np.allclose(grad(kinky)(z), (1 - y) / 2)            # AD: 1 − y, halved by the mean
+    assert np.allclose(grad(checks.bce_differentiable, argnums=0)(z, y), (0.5 - y) / 2)
+
+
+def test_spectral_radius_and_quadratic_numbers_quoted_in_the_lesson():
+    for rho in (0.5, 1.25):
+        assert np.max(np.abs(np.linalg.eigvals(checks.rnn_problem(n=16, T=5, rho=rho).W))) == pytest.approx(rho)
+    _, _, A, _ = checks.quadratic_bowl()
+    assert np.allclose(np.linalg.eigvalsh(A), [1.0, 10.0])
+    lam = checks.descent_problems()["logistic loss (w, b)"]["lam"]
+    assert 2 / lam[-1] == pytest.approx(6.8, abs=0.05)          # "2/λ_max ≈ 6.8"
+    # linear RNN: the norm ratio follows ρ^(T−t) (the dashed guide)
+    norms, _ = checks.rnn_gradient_norms(1.25, "linear", T=50)
+    assert np.log(norms[0] / norms[10]) / 10 == pytest.approx(np.log(1.25), rel=0.02)
+
+
+# ---------------------------------------------------------------------------
+# Wrong code fails with the hint that names the mistake
+# ---------------------------------------------------------------------------
+WRONG = [
+    # (task cell, wrong source, graded cell that must fail, words the hint must contain)
+    ("task11-gd-step", "def gd_step(grad_f, theta, lr):\n    return theta + lr * grad_f(theta)",
+     "test11-gd-step", "gradient ascent"),
+    ("task11-gd-step", "def gd_step(grad_f, theta, lr):\n    return theta - lr * lr * grad_f(theta)",
+     "test11-gd-step", "applied twice"),
+    ("task11-gd-step", "def gd_step(grad_f, theta, lr):\n    return theta - grad_f(theta)",
+     "test11-gd-step", "multiply it by the learning rate"),
+    ("task11-gd-step", "def gd_step(grad_f, theta, lr):\n    theta -= lr * grad_f(theta)\n    return theta",
+     "test11-gd-step", "in place"),
+    ("task11-gd-step", "def gd_step(grad_f, theta, lr):\n    return -lr * grad_f(theta)",
+     "test11-gd-step", "you returned the step"),
+    ("task12-gradient-descent",
+     "def gradient_descent(grad_f, theta0, lr, n_steps):\n    path, theta = [], theta0\n"
+     "    for _ in range(n_steps):\n        theta = gd_step(grad_f, theta, lr)\n        path.append(theta)\n"
+     "    return np.array(path)",
+     "test12-gradient-descent", "start with θ₀"),
+    ("task12-gradient-descent",
+     "def gradient_descent(grad_f, theta0, lr, n_steps):\n    theta = theta0.astype(float)\n    path = [theta]\n"
+     "    for _ in range(n_steps):\n        theta -= lr * grad_f(theta)\n        path.append(theta)\n"
+     "    return np.array(path)",
+     "test12-gradient-descent", "same array"),
+    ("task12-gradient-descent",
+     "def gradient_descent(grad_f, theta0, lr, n_steps):\n    path = [theta0]\n"
+     "    for _ in range(n_steps):\n        path.append(gd_step(grad_f, theta0, lr))\n    return np.array(path)",
+     "test12-gradient-descent", "started again from θ₀"),
+    ("task12-gradient-descent",
+     "def gradient_descent(grad_f, theta0, lr, n_steps):\n    path = [theta0]\n"
+     "    for _ in range(n_steps - 1):\n        path.append(gd_step(grad_f, path[-1], lr))\n    return np.array(path)",
+     "test12-gradient-descent", "one step short"),
+    ("task21-bce", "def bce_with_logits(z, y):\n    m = np.maximum(z, 0.0)\n"
+     "    return np.sum(m + np.log(np.exp(-m) + np.exp(z - m)) - y * z)",
+     "test21-bce", "3 × the expected one, and 3 is the batch size"),
+    ("task21-bce", "def bce_with_logits(z, y):\n    s = 1 / (1 + np.exp(-z))\n"
+     "    return np.mean(y * np.log(s) + (1 - y) * np.log(1 - s))",
+     "test21-bce", "log-likelihood"),
+    ("task21-bce", "def bce_with_logits(z, y):\n"
+     "    return np.mean(np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))) - y * z)",
+     "test21-bce-derivative", "kinks"),
+    ("task21-bce", "def bce_with_logits(z, y):\n    s = 1 / (1 + np.exp(-z))\n"
+     "    return -np.mean(y * np.log(s) + (1 - y) * np.log(1 - s))",
+     "test21-bce-stable", "overflows"),
+    ("task21-bce", "def bce_with_logits(z, y):\n    return np.mean(np.logaddexp(0.0, z) - y * z)",
+     "test21-bce-derivative", "np.logaddexp"),
+    ("task21-bce", "def bce_with_logits(z, y):\n    m = np.maximum(z, 0.0)\n"
+     "    return np.mean(m + np.log(np.exp(-m) + np.exp(z - m)) - (1 - y) * z)",
+     "test21-bce", "labels are swapped"),
+    ("task22-forward-gradient", "def forward_mode_gradient(loss, w, X, y):\n"
+     "    return loss(Dual(w, np.ones(len(w))), X, y).tangent",
+     "test22-forward-gradient", "one direction"),
+    ("task22-forward-gradient", "def forward_mode_gradient(loss, w, X, y):\n"
+     "    return loss(Dual(w, np.eye(len(w))), X, y).value",
+     "test22-forward-gradient", "loss value"),
+    ("task22-forward-gradient", "def forward_mode_gradient(loss, w, X, y):\n"
+     "    return grad(loss)(w, X, y)",
+     "test22-forward-gradient", "reverse mode"),
+    ("task22-forward-gradient", "def forward_mode_gradient(loss, w, X, y):\n"
+     "    return np.array([loss(Dual(w, e), X, y).tangent for e in np.eye(len(w))])",
+     "test22-forward-gradient", "one pass is enough"),
+    ("task23-logistic-gradient", "def logistic_gradient(w, X, y):\n"
+     "    s = sigmoid(X @ w)\n    return X.T @ (-(y / s - (1 - y) / (1 - s))) / len(y)",
+     "test23-logistic-gradient", "sigmoid's derivative is missing"),
+    ("task23-logistic-gradient", "def logistic_gradient(w, X, y):\n    return X.T @ (sigmoid(X @ w) - y)",
+     "test23-logistic-gradient", "divide by N = 8"),
+    ("task23-logistic-gradient", "def logistic_gradient(w, X, y):\n    return X.T @ (y - sigmoid(X @ w)) / len(y)",
+     "test23-logistic-gradient", "sign is flipped"),
+    ("task23-logistic-gradient", "def logistic_gradient(w, X, y):\n    return X.T @ (X @ w - y) / len(y)",
+     "test23-logistic-gradient", "least-squares"),
+    ("task31-bptt-states", "def bptt_state_grads(W, hs, g_T):\n    T = len(hs) - 1\n"
+     "    G = np.zeros_like(hs)\n    G[T] = g_T\n    for t in range(T, 3, -1):\n"
+     "        G[t - 1] = W.T @ (G[t] * (1 - hs[t] ** 2))\n    return G",
+     "test31-bptt-states", "are zero: BPTT was truncated too early"),
+    ("task31-bptt-states", "def bptt_state_grads(W, hs, g_T):\n    grads = [g_T]\n"
+     "    for t in range(len(hs) - 1, 0, -1):\n        grads.append(W @ (grads[-1] * (1 - hs[t] ** 2)))\n"
+     "    return np.array(grads[::-1])",
+     "test31-bptt-states", "use Wᵀ"),
+    ("task31-bptt-states", "def bptt_state_grads(W, hs, g_T):\n    grads = [g_T]\n"
+     "    for t in range(len(hs) - 1, 0, -1):\n        grads.append(W.T @ grads[-1])\n"
+     "    return np.array(grads[::-1])",
+     "test31-bptt-states", "derivative of tanh is missing"),
+    ("task31-bptt-states", "def bptt_state_grads(W, hs, g_T):\n    grads = [g_T]\n"
+     "    for t in range(len(hs) - 1, 0, -1):\n        grads.append(W.T @ (grads[-1] * (1 - hs[t] ** 2)))\n"
+     "    return np.array(grads)",
+     "test31-bptt-states", "reverse order"),
+    ("task32-bptt-weights", "def bptt_weight_grad(hs, state_grads):\n"
+     "    return np.outer(state_grads[-1] * (1 - hs[-1] ** 2), hs[-2])",
+     "test32-bptt-weights", "truncated too early"),
+    ("task32-bptt-weights", "def bptt_weight_grad(hs, state_grads):\n"
+     "    return hs[:-1].T @ (state_grads[1:] * (1 - hs[1:] ** 2))",
+     "test32-bptt-weights", "transposed"),
+    ("task32-bptt-weights", "def bptt_weight_grad(hs, state_grads):\n"
+     "    return (state_grads[1:] * (1 - hs[1:] ** 2)).T @ hs[1:]",
+     "test32-bptt-weights", "wrong time index"),
+    ("task41-mlp-logits", "def mlp_logits(params, X):\n    h = X\n"
+     "    for i in range(len(params) // 2):\n        h = np.tanh(h @ params[2 * i] + params[2 * i + 1])\n"
+     "    return h",
+     "test41-mlp-logits", "no tanh on the output layer"),
+    ("task41-mlp-logits", "def mlp_logits(params, X):\n    W1, b1, W2, b2, w, b = params\n"
+     "    return np.tanh(np.tanh(X @ W1 + b1) @ W2 + b2) @ w + b",
+     "test41-mlp-logits-hidden", "ValueError"),
+    ("task42-train-step", "def train_step(loss_fn, params, X, y, lr):\n"
+     "    value, grads = value_and_grad(lambda *ps: loss_fn(list(ps), X, y), argnums=tuple(range(len(params))))(*params)\n"
+     "    return value, [p + lr * g for p, g in zip(params, grads)]",
+     "test42-train-step", "gradient ascent"),
+    ("task42-train-step", "def train_step(loss_fn, params, X, y, lr):\n"
+     "    value, grads = value_and_grad(lambda *ps: loss_fn(list(ps), X, y), argnums=tuple(range(len(params))))(*params)\n"
+     "    return value, [p - lr * lr * g for p, g in zip(params, grads)]",
+     "test42-train-step", "applied twice"),
+    ("task42-train-step", "def train_step(loss_fn, params, X, y, lr):\n"
+     "    value, grads = value_and_grad(lambda *ps: loss_fn(list(ps), X, y), argnums=tuple(range(len(params))))(*params)\n"
+     "    return value, [p - lr * len(y) * g for p, g in zip(params, grads)]",
+     "test42-train-step", "20 × the expected one, and 20 is the batch size"),
+    ("task42-train-step", "def train_step(loss_fn, params, X, y, lr):\n"
+     "    value, g0 = value_and_grad(lambda p0: loss_fn([p0] + list(params[1:]), X, y))(params[0])\n"
+     "    return value, [params[0] - lr * g0] + list(params[1:])",
+     "test42-train-step", "only params[0] moved"),
+    ("task42-train-step", "def train_step(loss_fn, params, X, y, lr):\n"
+     "    value, grads = value_and_grad(lambda *ps: loss_fn(list(ps), X, y), argnums=tuple(range(len(params))))(*params)\n"
+     "    for p, g in zip(params, grads):\n        p -= lr * g\n    return value, params",
+     "test42-train-step", "in place"),
+    ("task42-train-step", "def train_step(loss_fn, params, X, y, lr):\n"
+     "    value, grads = value_and_grad(lambda *ps: loss_fn(list(ps), X, y), argnums=tuple(range(len(params))))(*params)\n"
+     "    new = [p - lr * g for p, g in zip(params, grads)]\n    return loss_fn(new, X, y), new",
+     "test42-train-step", "loss after the step"),
+    ("task43-train-epoch", "def train_epoch(loss_fn, params, X, y, lr, batches):\n    losses = []\n"
+     "    for idx in batches:\n        loss, params = train_step(loss_fn, params, X, y, lr)\n"
+     "        losses.append(loss)\n    return params, losses",
+     "test43-train-epoch", "whole data set"),
+    ("task43-train-epoch", "def train_epoch(loss_fn, params, X, y, lr, batches):\n    losses = []\n"
+     "    for idx in batches:\n        loss, new = train_step(loss_fn, params, X[idx], y[idx], lr)\n"
+     "        losses.append(loss)\n    return new, losses",
+     "test43-train-epoch", "initial parameters"),
+]
+
+
+@pytest.mark.parametrize("gid, source, graded, words", WRONG, ids=[w[3][:40] for w in WRONG])
+def test_wrong_code_fails_with_the_right_hint(gid, source, graded, words):
+    ns = with_function(gid, source)
+    scores = run_graded(ns)
+    points, message = scores[graded]
+    assert points == 0, f"{graded} should fail"
+    assert words in message, message
+    assert "input:" in message or "got:" in message
+
+
+def test_failure_reports_input_expected_got_and_hint():
+    ns = with_function("task21-bce", "def bce_with_logits(z, y):\n    m = np.maximum(z, 0.0)\n"
+                       "    return np.sum(m + np.log(np.exp(-m) + np.exp(z - m)) - y * z)")
+    err = failure(checks.check_bce, ns["bce_with_logits"])
+    assert err.inputs["y"].shape == (3,) and err.expected == pytest.approx(err.got / 3)
+    text = str(err)
+    for line in ("✗ bce_with_logits values", "input:", "expected:", "got:", "hint:"):
+        assert line in text
+
+
+def test_a_blank_task_says_it_is_not_done():
+    ns = with_function("task11-gd-step", "def gd_step(grad_f, theta, lr):\n    raise NotImplementedError()")
+    err = failure(checks.check_gd_step, ns["gd_step"])
+    assert "not done yet" in err.hint
+
+
+def test_checks_survive_a_notebook_rebinding_numpy(monkeypatch):
+    ns = namespace()
+    monkeypatch.setattr(np, "allclose", lambda *a, **k: True)
+    monkeypatch.setattr(np, "mean", lambda x, *a, **k: 0.0)
+    monkeypatch.setattr(np, "array_equal", lambda *a, **k: True)
+    # a loss built on the rebound mean returns 0 and is still caught
+    with pytest.raises(CheckFailure):
+        checks.check_bce(ns["bce_with_logits"])
+    # in-place updates are still seen even though array_equal now always says "equal"
+    with pytest.raises(CheckFailure):
+        checks.check_gd_step(with_function(
+            "task11-gd-step", "def gd_step(grad_f, theta, lr):\n    theta -= lr * grad_f(theta)\n    return theta")["gd_step"])
+    monkeypatch.undo()
+    checks.check_gd_step(ns["gd_step"])
+
+
+# ---------------------------------------------------------------------------
+# Mutants of the solution regions must lose points
+# ---------------------------------------------------------------------------
+_SWAP_OPS = {ast.Add: [ast.Sub, ast.Mult], ast.Sub: [ast.Add, ast.Mult], ast.Mult: [ast.Div, ast.Add],
+             ast.Div: [ast.Mult, ast.Sub], ast.MatMult: [ast.Mult], ast.Pow: [ast.Mult],
+             ast.FloorDiv: [ast.Div, ast.Mult]}
+_SWAP_NAMES = {"maximum": "minimum", "minimum": "maximum", "mean": "sum", "sum": "mean", "exp": "log",
+               "log": "exp", "tanh": "sin", "T": None, "tangent": "value", "eye": "ones", "append": None}
+
+
+class _Mutator(ast.NodeTransformer):
+    """Apply the k-th single-point mutation inside lines [lo, hi]; count them all."""
+
+    def __init__(self, target, lo, hi):
+        self.target, self.lo, self.hi, self.count, self.description = target, lo, hi, 0, None
+
+    def _hit(self, node, description):
+        inside = self.lo <= getattr(node, "lineno", 0) <= self.hi
+        if inside:
+            self.count += 1
+            if self.count - 1 == self.target:
+                self.description = f"line {node.lineno}: {description}"
+                return True
+        return False
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        for new in _SWAP_OPS.get(type(node.op), []):
+            if self._hit(node, f"{type(node.op).__name__} → {new.__name__}"):
+                return ast.copy_location(ast.BinOp(node.left, new(), node.right), node)
+        if self._hit(node, "drop the right operand"):
+            return node.left
+        if self._hit(node, "drop the left operand"):
+            return node.right
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.USub) and self._hit(node, "drop the unary minus"):
+            return node.operand
+        return node
+
+    def visit_Constant(self, node):
+        if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            for new in sorted({node.value + 1, node.value - 1, 0 * node.value} - {node.value}):
+                if self._hit(node, f"{node.value!r} → {new!r}"):
+                    return ast.copy_location(ast.Constant(new), node)
+        return node
+
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if node.attr in _SWAP_NAMES:
+            new = _SWAP_NAMES[node.attr]
+            if new is None and node.attr == "T" and self._hit(node, "drop .T"):
+                return node.value
+            if new and self._hit(node, f".{node.attr} → .{new}"):
+                return ast.copy_location(ast.Attribute(node.value, new, node.ctx), node)
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if len(node.args) >= 2 and self._hit(node, "swap the first two arguments"):
+            node.args = [node.args[1], node.args[0]] + node.args[2:]
+        if node.keywords and self._hit(node, f"drop the keyword {node.keywords[0].arg}="):
+            node.keywords = node.keywords[1:]
+        return node
+
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        if self._hit(node, "drop the subscript"):
+            return node.value
+        return node
+
+    def _body(self, node, field):
+        body = getattr(node, field)
+        for i, stmt in enumerate(body):
+            if len(body) > 1 and self._hit(stmt, f"delete `{ast.unparse(stmt)[:40]}`"):
+                setattr(node, field, body[:i] + [ast.copy_location(ast.Pass(), stmt)] + body[i + 1:])
+                return
+
+    def visit_FunctionDef(self, node):
+        self.generic_visit(node)
+        self._body(node, "body")
+        return node
+
+    def visit_For(self, node):
+        self.generic_visit(node)
+        self._body(node, "body")
+        return node
+
+
+def solution_span(source):
+    """Line numbers (1-based, inclusive) of the code between the solution markers."""
+    lines = source.split("\n")
+    lo = next(i for i, line in enumerate(lines) if "### BEGIN SOLUTION" in line) + 2
+    hi = next(i for i, line in enumerate(lines) if "### END SOLUTION" in line)
+    return lo, hi
+
+
+def mutants(source):
+    lo, hi = solution_span(source)
+    probe = _Mutator(-1, lo, hi)
+    probe.visit(ast.parse(source))
+    for k in range(probe.count):
+        m = _Mutator(k, lo, hi)
+        tree = m.visit(ast.parse(source))
+        ast.fix_missing_locations(tree)
+        yield m.description, ast.unparse(tree)
+
+
+#: Mutants that compute the same function on every input (so no check can kill
+#: them), with the reason. The test fails if one of these is killed (then the
+#: list is stale) or if any other mutant survives beyond the 95 % target.
+EQUIVALENT = {
+    ("task21-bce", "swap the first two arguments", "np.maximum(0.0, z)"):
+        "max is symmetric",
+    ("task21-bce", "0.0 → 1.0", "np.maximum(z, 1.0)"):
+        "log(1+e^z) = m + log(e^-m + e^(z-m)) holds for any m; m = max(z, 1) keeps every exponent ≤ 0",
+    ("task21-bce", ".maximum → .minimum", "np.minimum(z, 0.0)"): None,  # not equivalent: overflows (must die)
+    ("task23-logistic-gradient", "drop the subscript", None): None,
+}
+EQUIVALENT = {k: v for k, v in EQUIVALENT.items() if v}
+
+
+def run_mutant(gid, mutated, deadline=20):
+    def timeout(*_):
+        raise TimeoutError("mutant ran too long")
+    old = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(deadline)
+    try:
+        try:
+            ns = namespace({gid: mutated})
+        except Exception as err:
+            return 0, f"does not run: {type(err).__name__}"
+        import io
+        import contextlib
+        with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
+            scores = run_graded(ns)
+        return sum(p for p, _ in scores.values()), ""
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def mutation_report():
+    full = sum(p for _, p, _ in graded_cells())
+    results = []
+    for meta, source in CELLS:
+        if not meta.get("solution"):
+            continue
+        gid = meta["grade_id"]
+        for description, mutated in mutants(source):
+            score, note = run_mutant(gid, mutated)
+            changed = [line.strip() for line in mutated.split("\n")
+                       if line.strip() and line.strip() not in {s.strip() for s in ast.unparse(ast.parse(source)).split("\n")}]
+            results.append((gid, description, changed[0] if changed else "", score < full, note))
+    return results, full
+
+
+@pytest.mark.slow
+def test_mutation_score_is_at_least_95_percent():
+    results, _ = mutation_report()
+    survivors = [(gid, d, line) for gid, d, line, killed, _ in results if not killed]
+    equivalent = [s for s in survivors if any(s[0] == k[0] and s[1].endswith(k[1]) and k[2] in s[2]
+                                              for k in EQUIVALENT)]
+    real = [s for s in survivors if s not in equivalent]
+    total = len(results)
+    score = (total - len(survivors)) / (total - len(equivalent))
+    report = "\n".join(f"  {gid}: {d}: {line}" for gid, d, line in survivors)
+    print(f"\nlesson 8 mutants: {total}, killed {total - len(survivors)}, equivalent {len(equivalent)}, "
+          f"score {score:.1%} (raw {(total - len(survivors)) / total:.1%})\nsurvivors:\n{report}")
+    assert score >= 0.95, report
+    assert not real or score >= 0.95
+    for key in EQUIVALENT:      # every declared equivalent mutant is generated and survives
+        assert any(s[0] == key[0] and s[1].endswith(key[1]) and key[2] in s[2] for s in survivors), key
+
+
+# ---------------------------------------------------------------------------
+# Widgets and figures draw headless; the PyTorch comparison agrees
+# ---------------------------------------------------------------------------
+def test_widgets_and_figures_draw_headless(monkeypatch):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    monkeypatch.setattr(plt, "show", lambda: None)
+    ns = namespace()
+    w = checks.descent_widget(ns["gradient_descent"])
+    controls = {c.description: c for c in w.widget.children if hasattr(c, "description")}
+    controls["loss"].value = "logistic loss (w, b)"
+    controls["step η"].value = 7.5
+    checks.show_descent("quadratic bowl", 0.21, 30)
+    ax = plt.gcf().axes[1]
+    assert "diverges" in ax.get_title()
+    checks.show_descent("logistic loss (w, b)", 7.5, 60)
+    assert "bounded, but does not converge" in plt.gcf().axes[1].get_title()
+    r = checks.rnn_widget()
+    rnn_controls = {c.description: c for c in r.widget.children if hasattr(c, "description")}
+    rnn_controls["ρ(W)"].value = 1.5
+    rnn_controls["activation"].value = "linear"
+    checks.plot_rnn_norms()
+    X, y = checks.two_moons(40, 0.2, 0)
+    checks.plot_moons(X, y)
+    plt.close("all")
+
+
+def test_torch_comparison_matches_our_training():
+    pytest.importorskip("torch")
+    X, y = checks.two_moons(40, 0.2, seed=1)
+    params0 = checks.init_mlp([2, 6, 1], seed=2)
+    schedule = checks.batch_schedule(40, 10, 5, seed=3)
+    theirs = checks.train_with_torch(params0, X, y, 0.3, schedule)
+    params, ours = params0, []
+    for batches in schedule:
+        params, _ = checks.train_epoch_reference(checks.mlp_loss_reference, params, X, y, 0.3, batches)
+        ours.append(checks.mlp_loss_reference(params, X, y))
+    assert np.allclose(ours, theirs["loss"], rtol=1e-12, atol=1e-14)
+    for a, b in zip(params, theirs["params"]):
+        assert np.allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# The notebook, headless and through nbgrader
+# ---------------------------------------------------------------------------
+def blank_solutions(source_nb):
+    """What nbgrader releases: solutions replaced by NotImplementedError, hidden tests removed."""
+    nb = copy.deepcopy(source_nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = SOLUTION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n"
+                                                 f"{m.group(1)}raise NotImplementedError()", cell.source)
+            cell.source = HIDDEN.sub("", cell.source)
+    return nb
+
+
+def execute(nb, allow_errors=False):
+    from nbclient import NotebookClient
+    client = NotebookClient(nb, timeout=30, kernel_name="python3", allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    times = {}
+    original = client.async_execute_cell
+
+    async def timed(cell, index, **kw):
+        t0 = time.perf_counter()
+        result = await original(cell, index, **kw)
+        times[index] = time.perf_counter() - t0
+        return result
+    client.async_execute_cell = timed
+    t0 = time.perf_counter()
+    client.execute()
+    return nb, times, time.perf_counter() - t0
+
+
+@pytest.mark.slow
+def test_notebook_runs_headless_with_solutions_and_fails_cleanly_without():
+    import nbformat
+    nb, times, total = execute(nbformat.read(NOTEBOOK, as_version=4))
+    out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert out.count("✓") == 32 and "✗" not in out
+    assert "largest difference between the two loss curves" in out
+    assert nb.metadata["widgets"], "the widgets rendered"
+    pngs = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert pngs >= 4
+    slow = {nb.cells[i].metadata.get("nbgrader", {}).get("grade_id", i): round(t, 1)
+            for i, t in times.items() if t > 10}
+    assert not slow, f"cells over 10 s: {slow}"
+    assert total < 60, f"the notebook took {total:.0f} s"
+
+    blank, _, _ = execute(blank_solutions(nbformat.read(NOTEBOOK, as_version=4)), allow_errors=True)
+    for cell in blank.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            assert errors and errors[0].ename in ("CheckFailure", "NotImplementedError"), cell.source
+
+
+def _nbgrader(course, *args):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "JUPYTER_RUNTIME_DIR": str(course / ".runtime"), "JUPYTER_CONFIG_DIR": str(course / ".jupyter")}
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_real_nbgrader_full_zero_and_partial(tmp_path):
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "course" / "nbgrader_config.py", course)
+    shutil.copytree(NOTEBOOK.parent, course / "source" / "lesson8_learning")
+    run = _nbgrader(course, "generate_assignment", "lesson8_learning", "--force")
+    assert run.returncode == 0, run.stderr[-3000:]
+    release = nbformat.read(course / "release" / "lesson8_learning" / "lesson8_learning.ipynb", as_version=4)
+    text = "".join(c.source for c in release.cells)
+    assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+    assert "check_gd_step_hidden" not in text and "X.T @ (sigmoid(X @ w) - y)" not in text
+
+    source = nbformat.read(NOTEBOOK, as_version=4)
+    wrong = copy.deepcopy(release)
+    solutions = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
+                 if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in wrong.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in solutions:
+            cell.source = solutions[gid]
+        if gid == "task11-gd-step":          # gradient ascent
+            cell.source = cell.source.replace("theta - lr * grad_f(theta)", "theta + lr * grad_f(theta)")
+        if gid == "task21-bce":              # a sum where the mean belongs
+            cell.source = cell.source.replace("return np.mean(", "return np.sum(")
+    submissions = {"solution": source, "blank": release, "wrong": wrong}
+    for student, nb in submissions.items():
+        folder = course / "submitted" / student / "lesson8_learning"
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / "lesson8_learning.ipynb")
+    for student in submissions:
+        run = _nbgrader(course, "autograde", "lesson8_learning", "--student", student, "--force")
+        assert (course / "autograded" / student / "lesson8_learning" / "lesson8_learning.ipynb").exists(), \
+            run.stderr[-3000:]
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        score = {s: gb.find_submission("lesson8_learning", s).score for s in submissions}
+        max_score = gb.find_assignment("lesson8_learning").max_score
+    assert max_score == 22
+    assert score["solution"] == 22 and score["blank"] == 0
+    # gd_step ascent fails both gd_step cells and both gradient_descent cells (they call
+    # gd_step); the summed loss fails its three cells (values, derivative, large |z|): all N times too large
+    assert score["wrong"] == 22 - 4 - 3, score
+    graded = nbformat.read(course / "autograded" / "wrong" / "lesson8_learning" / "lesson8_learning.ipynb",
+                           as_version=4)
+    messages = {c.metadata["nbgrader"]["grade_id"]: "".join(o.get("evalue", "") for o in c.outputs)
+                for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    assert "gradient ascent" in messages["test11-gd-step"]
+    assert "3 is the batch size" in messages["test21-bce"]
