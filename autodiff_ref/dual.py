@@ -311,17 +311,18 @@ def jacfwd(f, argnums=0):
 
     All columns come from one pass: the tangent of each input carries the
     identity as its trailing axis of directions. The result has shape
-    ``out.shape + x.shape`` (a tuple of such arrays when `argnums` is a tuple).
+    ``out.shape + x.shape`` (a tuple of such arrays when `argnums` is a tuple;
+    for an f returning a tuple, a tuple of those, one per output).
     """
     def jacobian(*args):
-        nums = _argnums_tuple(argnums)
+        nums = core.argnums_tuple(argnums, len(args), "jacfwd")
         args = list(args)
         sizes = [np.size(primal(args[i])) for i in nums]
         k = sum(sizes)
         eye = np.eye(k)
         primals, tangents, offset = [], [], 0
         for i, n in zip(nums, sizes):
-            x = _as_float(args[i])
+            x = _as_float(args[i], f"jacfwd: argument {i}")
             primals.append(x)
             tangents.append(eye[offset:offset + n].reshape(np.shape(primal(x)) + (k,)))
             offset += n
@@ -332,13 +333,18 @@ def jacfwd(f, argnums=0):
             return f(*args)
 
         out, t = jvp(f_of_selected, primals, tangents)
-        out_shape = np.shape(primal(out))
-        jacs, offset = [], 0
-        for x, n in zip(primals, sizes):
-            piece = core.getitem(t, index=(Ellipsis, slice(offset, offset + n)))
-            jacs.append(core.reshape(piece, shape=out_shape + np.shape(primal(x))))
-            offset += n
-        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+
+        def split(out, t):
+            out_shape = np.shape(primal(out))
+            jacs, offset = [], 0
+            for x, n in zip(primals, sizes):
+                piece = core.getitem(t, index=(Ellipsis, slice(offset, offset + n)))
+                jacs.append(core.reshape(piece, shape=out_shape + np.shape(primal(x))))
+                offset += n
+            return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+        if isinstance(out, tuple):  # one Jacobian (or tuple of them) per output
+            return tuple(split(o, ti) for o, ti in zip(out, t))
+        return split(out, t)
     return jacobian
 
 
