@@ -84,11 +84,14 @@ class ODEStats(NamedTuple):
 class _Problem:
     """The static parameters of one odeint call (the field f, method, tolerances)."""
 
-    __slots__ = ("func", "method", "rtol", "atol", "step", "max_steps", "stats")
+    __slots__ = ("func", "method", "rtol", "atol", "step", "max_steps", "stats", "h_hint")
 
     def __init__(self, func, method, rtol, atol, step, max_steps):
         self.func, self.method, self.rtol, self.atol = func, method, rtol, atol
         self.step, self.max_steps, self.stats = step, max_steps, None
+        # the last accepted step size: a starting guess when the same system is solved
+        # again from where it stopped (the adjoint solve, interval after interval)
+        self.h_hint = None
 
     def derived(self, func):
         """The same solver settings for an augmented system."""
@@ -191,8 +194,11 @@ def _integrate(fun, y, times, problem):
             outputs.append(y)
         problem.stats = ODEStats(steps, 0, stepper.evaluations)
         return outputs
-    h = direction * _initial_step(fun, y, t, k1, direction, problem.rtol, problem.atol, tab.order)
-    stepper.evaluations += 1
+    if problem.h_hint is None:
+        h = direction * _initial_step(fun, y, t, k1, direction, problem.rtol, problem.atol, tab.order)
+        stepper.evaluations += 1
+    else:
+        h = direction * problem.h_hint
     for t_next in times[1:]:
         while True:
             remaining = float(primal(t_next)) - float(primal(t))
@@ -229,6 +235,7 @@ def _integrate(fun, y, times, problem):
                         f"t = {float(primal(t)):.6g}; the problem is stiff or singular there")
         outputs.append(y)
     problem.stats = ODEStats(steps, rejected, stepper.evaluations)
+    problem.h_hint = abs(h)
     return outputs
 
 
@@ -366,6 +373,7 @@ def _odeint_cotangents(ybar, ys, y0, t, params, problem):
     y_shape = np.shape(primal(y0))
     packing = _Packing([y_shape, y_shape] + [np.shape(primal(p)) for p in params])
     backward = problem.derived(_adjoint_field(problem.func, packing))
+    backward.h_hint = problem.h_hint  # the forward solve's last step: a fair first guess
     a = ybar[-1]
     a_params = [np.zeros(shape) if shape else 0.0 for shape in packing.shapes[2:]]
     a_before_jump = a
