@@ -84,7 +84,8 @@ class ODEStats(NamedTuple):
 class _Problem:
     """The static parameters of one odeint call (the field f, method, tolerances)."""
 
-    __slots__ = ("func", "method", "rtol", "atol", "step", "max_steps", "stats", "h_hint")
+    __slots__ = ("func", "method", "rtol", "atol", "step", "max_steps", "stats", "h_hint",
+                 "adjoint_stats")
 
     def __init__(self, func, method, rtol, atol, step, max_steps):
         self.func, self.method, self.rtol, self.atol = func, method, rtol, atol
@@ -92,6 +93,7 @@ class _Problem:
         # the last accepted step size: a starting guess when the same system is solved
         # again from where it stopped (the adjoint solve, interval after interval)
         self.h_hint = None
+        self.adjoint_stats = None  # ODEStats of the last backward (adjoint) solve, summed over intervals
 
     def derived(self, func):
         """The same solver settings for an augmented system."""
@@ -377,9 +379,12 @@ def _odeint_cotangents(ybar, ys, y0, t, params, problem):
     a = ybar[-1]
     a_params = [np.zeros(shape) if shape else 0.0 for shape in packing.shapes[2:]]
     a_before_jump = a
+    totals = np.zeros(3, dtype=int)
     for i in range(len(primal(t)) - 1, 0, -1):
         state = packing.pack([ys[i], a] + a_params)
         end = odeint_p(state, np.stack([t[i], t[i - 1]]), *params, problem=backward)[-1]
+        totals += backward.stats or (0, 0, 0)
+        problem.adjoint_stats = ODEStats(*map(int, totals))
         leaves = packing.unpack(end)
         a_before_jump, a_params = leaves[1], leaves[2:]
         a = a_before_jump + ybar[i - 1]

@@ -16,7 +16,7 @@ respect to W, forward solve included, for
   autograd recording every iteration, then backward through all of them.
 
 All gradients are compared with the hand-written Newton one (rtol 1e-8).
-Target: ours ≤ 2× the hand-written numpy implicit gradient.
+Target: our fastest method ≤ 2× the faster hand-written numpy implicit gradient.
 
 Memory: tracemalloc's peak during the gradient as the tolerance (hence the
 number of iterations) grows, for our implicit gradient and, as the contrast,
@@ -176,9 +176,10 @@ def main(argv=None):
     agreement.finish()
 
     best = min(("newton", "anderson", "iterate"), key=lambda m: timings[f"autodiff_ref ({m})"].median)
-    ratio = timings[f"autodiff_ref ({best})"].median / timings["hand-written numpy (Newton)"].median
+    hand = min(("hand-written numpy (Newton)", "hand-written numpy (iteration)"), key=lambda n: timings[n].median)
+    ratio = timings[f"autodiff_ref ({best})"].median / timings[hand].median
     _timing.target(f"B5 ours ≤ {TARGET:g}× the hand-written numpy implicit gradient", ratio <= TARGET,
-                   f"autodiff_ref ({best}) is {ratio:.2f}× hand-written Newton"
+                   f"autodiff_ref ({best}) is {ratio:.2f}× the faster {hand}"
                    + (" (--quick: sizes too small to judge)" if args.quick else ""))
     flat = max(r[1] for r in rows) <= 1.5 * min(r[1] for r in rows)
     _timing.target("B5 implicit-gradient memory does not grow with the iteration count", flat,
