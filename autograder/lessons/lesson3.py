@@ -32,7 +32,8 @@ import numpy as _np
 
 from autodiff_ref import grad as _ref_grad
 from autodiff_ref import jacfwd as _ref_jacfwd
-from autodiff_ref import jacrev as _ref_jacrev
+from autodiff_ref import jvp as _ref_jvp
+from autodiff_ref import vjp as _ref_vjp
 from autodiff_ref import trace as _trace
 from autodiff_ref import value_and_grad as _ref_value_and_grad
 from autograder.checks import CheckFailure, is_close, passed
@@ -748,6 +749,27 @@ def gradient_by_forward_mode_cost(sizes=(10, 100, 1_000), repeat=3):
     return rows
 
 
+def plot_gradient_cost(rows, forward_rows=(), ax=None):
+    """T(f, ∇f)/T(f) against n for reverse mode (and forward mode), with the bound 4."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import ScalarFormatter
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.8))
+    ax.loglog([r["n"] for r in rows], [r["ratio"] for r in rows], "o-",
+              label="reverse mode: T(f, ∇f) / T(f)")
+    if forward_rows:
+        ax.loglog([r["n"] for r in forward_rows], [r["ratio"] for r in forward_rows], "s-",
+                  label="forward mode (jacfwd, n directions)")
+    ax.axhline(4, color="#d9480f", ls="--", label="operation-count bound 4")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.set_xlabel("n (length of x)")
+    ax.set_ylabel("time ratio")
+    ax.set_title("the cost of a gradient, relative to f")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return ax
+
+
 def network(n, m, hidden=32, seed=0):
     """f: Rⁿ → Rᵐ, f(x) = W₂ tanh(W₁ x) with fixed random weights."""
     rng = _np.random.default_rng(seed)
@@ -756,10 +778,22 @@ def network(n, m, hidden=32, seed=0):
     return lambda x: w2 @ _tanh(w1 @ x)
 
 
-def forward_vs_reverse(ns=(1, 4, 16, 64, 256), ms=(1, 4, 16, 64, 256), repeat=3):
-    """Times of jacfwd and jacrev for :func:`network` (n inputs, m outputs), interleaved.
+def jacobian_by_columns(f, x):
+    """n forward sweeps, one per input direction e_j (column j = J e_j)."""
+    return _np.stack([_ref_jvp(f, (x,), (e,))[1] for e in _np.eye(_len(x))], axis=-1)
 
-    Returns (ratio grid T_fwd / T_rev with rows = m, columns = n, and the two time grids)."""
+
+def jacobian_by_rows(f, x):
+    """One recording, then m reverse sweeps, one per output direction e_i (row i = e_iᵀ J)."""
+    value, pullback = _ref_vjp(f, x)
+    return _np.stack([pullback(e)[0] for e in _np.eye(_len(value))])
+
+
+def forward_vs_reverse(ns=(1, 4, 16, 64, 256), ms=(1, 4, 16, 64, 256), repeat=3):
+    """Times of the Jacobian of :func:`network` (n inputs, m outputs) by n forward
+    sweeps and by m reverse sweeps, one direction per sweep, interleaved.
+
+    Returns (ratio grid T_forward / T_reverse with rows = m, columns = n, and the two time grids)."""
     from autograder.widgets import time_ratio
     ratio = _np.zeros((_len(ms), _len(ns)))
     t_fwd, t_rev = _np.zeros_like(ratio), _np.zeros_like(ratio)
@@ -768,12 +802,17 @@ def forward_vs_reverse(ns=(1, 4, 16, 64, 256), ms=(1, 4, 16, 64, 256), repeat=3)
             f = network(n, m)
             x = _np.linspace(-1, 1, n)
             t_fwd[a, b], t_rev[a, b], ratio[a, b] = time_ratio(
-                lambda: _ref_jacfwd(f)(x), lambda: _ref_jacrev(f)(x), repeat=repeat, min_time=0.002)
+                lambda: jacobian_by_columns(f, x), lambda: jacobian_by_rows(f, x),
+                repeat=repeat, min_time=0.002)
     return ratio, t_fwd, t_rev
 
 
+def _short(r):
+    return f"{r:.0f}" if r >= 10 else f"{r:.1f}" if r >= 1 else f"{r:.2f}" if r >= 0.01 else f"{r:.0e}"
+
+
 def plot_forward_vs_reverse(ns, ms, ratio, ax=None):
-    """A heat map of log₂(T_jacfwd / T_jacrev): blue where forward wins, red where reverse wins."""
+    """A heat map of log₂(T_forward / T_reverse): blue where forward wins, red where reverse wins."""
     import matplotlib.pyplot as plt
     if ax is None:
         _, ax = plt.subplots(figsize=(6.2, 5.0))
@@ -782,11 +821,11 @@ def plot_forward_vs_reverse(ns, ms, ratio, ax=None):
     im = ax.imshow(lg, cmap="coolwarm", vmin=-bound, vmax=bound, origin="lower")
     for a in _range(_len(ms)):
         for b in _range(_len(ns)):
-            ax.text(b, a, f"{ratio[a, b]:.2g}", ha="center", va="center", fontsize=9)
+            ax.text(b, a, _short(ratio[a, b]), ha="center", va="center", fontsize=9)
     ax.set_xticks(_range(_len(ns)), [str(n) for n in ns])
     ax.set_yticks(_range(_len(ms)), [str(m) for m in ms])
     ax.set_xlabel("n = number of inputs")
     ax.set_ylabel("m = number of outputs")
-    ax.set_title("T(jacfwd) / T(jacrev)  (>1: reverse mode is faster)")
+    ax.set_title("T(n forward sweeps) / T(m reverse sweeps)\n(> 1: reverse mode is faster)", fontsize=11)
     ax.figure.colorbar(im, ax=ax, label="log₂ of the ratio")
     return ax
