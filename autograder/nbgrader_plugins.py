@@ -50,6 +50,13 @@ class ResilientExecute(Execute):
         10.0, help="Seconds a kernel may stay busy after a timed-out cell was interrupted"
     ).tag(config=True)
 
+    def __init__(self, *args, **kwargs):
+        # Behaves exactly like jupyter_client's AsyncKernelManager unless a warm
+        # kernel server is announced in $AUTODIFF_WARM_KERNEL (parallel grading).
+        from .warmkernel import WarmKernelManager
+        kwargs.setdefault("kernel_manager_class", WarmKernelManager)
+        super().__init__(*args, **kwargs)
+
     def preprocess(self, nb, resources=None, km=None):
         self._stopped = None
         return super().preprocess(nb, resources, km)
@@ -97,8 +104,25 @@ class ResilientExecute(Execute):
 class TamperScan(NbGraderPreprocessor):
     """Withhold the points that a tampering cell could have bought."""
 
+    def _instructor_code(self, info):
+        """Code cells of the release notebook: cells the student left as given are not theirs."""
+        import os
+
+        import nbformat
+        from nbgrader.coursedir import CourseDirectory
+        coursedir = CourseDirectory(config=self.config)
+        path = os.path.join(coursedir.format_path(coursedir.release_directory, ".", info["assignment"]),
+                            info["notebook"] + ".ipynb")
+        try:
+            release = nbformat.read(path, as_version=4)
+        except (OSError, ValueError):
+            return set()
+        return {cell.source for cell in release.cells if cell.cell_type == "code"}
+
     def preprocess(self, nb, resources):
-        flags = tamper.scan_notebook(nb)
+        instructor = self._instructor_code(resources["nbgrader"])
+        flags = tamper.scan_cells(nb.cells, lambda i, cell: tamper.is_student_cell(cell)
+                                  and cell.source not in instructor)
         nb.metadata[METADATA_KEY] = {"tamper": [str(f) for f in flags]}
         if not flags:
             return nb, resources

@@ -256,16 +256,28 @@ def launch(socket_path, argv):
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, forward)
+    # If whoever started us dies (a grading worker killed for overrunning its
+    # deadline), take the kernel down with us.
+    try:
+        parent = os.pidfd_open(os.getppid())
+    except (ProcessLookupError, OSError):
+        parent = None
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ, "server")
+    if parent is not None:
+        sel.register(parent, selectors.EVENT_READ, "parent")
     while True:
+        events = sel.select()
+        if any(key.data == "parent" for key, _ in events):
+            forward(signal.SIGKILL, None)
+            return 1
         try:
             reply, _ = _recv(sock)
-            break
-        except InterruptedError:
-            continue
         except EOFError:  # the server went away: so did the kernel
             return 1
-    code = reply["exit"]
-    return code if code >= 0 else 128 - code
+        if "exit" in reply:
+            code = reply["exit"]
+            return code if code >= 0 else 128 - code
 
 
 # --- the kernel manager ----------------------------------------------------------

@@ -1,0 +1,269 @@
+"""``python -m autograder`` (also ``autodiff-course``): the course's command line.
+
+Students and self-learners::
+
+    lab                      generate the lessons, copy them to student/, start JupyterLab there
+    check NOTEBOOK           grade your own notebook (visible and hidden tests), question by question
+
+Instructors::
+
+    generate [A ...]         nbgrader generate_assignment: course/source -> course/release
+    autograde DIR -a A       grade a folder of submissions in parallel
+    feedback -a A            nbgrader generate_feedback (hidden tests left out)
+    export                   grades CSV and a summary plot
+    selftest [A ...]         solutions get full marks, blank releases 0, mutants lose points
+    mutate [A ...]           mutation score of the tests, per solution region, with survivors
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from . import notebooks
+from .workflow import REPO, Course, CourseError
+
+
+def _course(args):
+    return Course(args.course)
+
+
+# --- student ------------------------------------------------------------------------------
+
+def landing_page(course, workspace, assignments):
+    """START_HERE.ipynb: the lessons in order, one line each, and how to check your work."""
+    rows = []
+    for a in assignments:
+        rel = workspace / a / f"{a}.ipynb"
+        if not rel.exists():
+            found = sorted((workspace / a).glob("*.ipynb"))
+            if not found:
+                continue
+            rel = found[0]
+        nb = notebooks.read(rel)
+        title = notebooks.title(nb, a).replace("|", "\\|")
+        summary = notebooks.summary(nb, "").replace("|", "\\|")
+        rows.append(f"| [{title}]({rel.relative_to(workspace).as_posix()}) | {summary} |")
+    text = "\n".join([
+        "# Automatic differentiation, by building it",
+        "",
+        "Work through the lessons in order. Each is a notebook: read, run the cells",
+        "(Shift-Enter), move the sliders, and fill in the cells that say `# YOUR CODE HERE`.",
+        "The check cell under each task tells you at once whether your code is right, and",
+        "if not, which input failed, what was expected, what came back and why that",
+        "mistake is a common one.",
+        "",
+        "| lesson | what it teaches |",
+        "|---|---|",
+        *rows,
+        "",
+        "**Grade yourself.** From a terminal in the repository, run",
+        "`python -m autograder check student/<lesson>/<lesson>.ipynb` (save the notebook",
+        "first). It runs your notebook in a fresh kernel with the visible *and* the hidden",
+        "tests and prints every question with its points.",
+        "",
+        "Your work in this folder is yours: running the launch command again adds new",
+        "lessons but never overwrites a notebook you have started.",
+    ])
+    import nbformat
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)], metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})
+    path = workspace / "START_HERE.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def cmd_lab(args):
+    course = _course(args)
+    workspace = Path(args.workspace).resolve()
+    names = course.assignments()
+    if not names:
+        raise CourseError(f"no lessons under {course.source}")
+    stale = [a for a in names if not course.release_notebooks(a)
+             or _newest(course.source / a) > _oldest(course.release / a)]
+    if stale:
+        print(f"preparing {len(stale)} lesson(s) for students (nbgrader generate_assignment)...")
+        course.generate(stale, log=lambda msg: None)
+    added = []
+    for a in names:
+        for item in sorted((course.release / a).rglob("*")):
+            if not item.is_file() or ".ipynb_checkpoints" in item.parts:
+                continue
+            dest = workspace / a / item.relative_to(course.release / a)
+            if dest.exists():
+                continue   # the student's work is never overwritten
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(item, dest)
+            added.append(dest)
+    page = landing_page(course, workspace, names)
+    print(f"workspace {workspace}: {len(added)} new file(s); start with {page.name}")
+    cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workspace}",
+           f"--ServerApp.port={args.port}", "--LabApp.default_url=/lab/tree/START_HERE.ipynb"]
+    if args.no_browser:
+        cmd.append("--no-browser")
+    if args.dry_run:
+        print(" ".join(cmd))
+        return 0
+    os.chdir(workspace)
+    os.execve(sys.executable, cmd, course.env())
+
+
+def _newest(folder):
+    return max((p.stat().st_mtime for p in Path(folder).rglob("*") if p.is_file()), default=0.0)
+
+
+def _oldest(folder):
+    return min((p.stat().st_mtime for p in Path(folder).rglob("*") if p.is_file()), default=0.0)
+
+
+def cmd_check(args):
+    from .grading import check_notebook, format_check
+    course = _course(args)
+    path = Path(args.notebook)
+    if not path.is_file():
+        raise CourseError(f"{path} does not exist")
+    result, _ = check_notebook(path, course, timeout=args.timeout)
+    print(format_check(result))
+    return 0 if result.score == result.max_score and not result.problems else 1
+
+
+# --- instructor ---------------------------------------------------------------------------------
+
+def cmd_generate(args):
+    course = _course(args)
+    course.generate(args.assignments)
+    return 0
+
+
+def cmd_autograde(args):
+    from .grading import autograde, format_results
+    course = _course(args)
+    results = autograde(course, args.submissions, args.assignment, jobs=args.jobs, warm=not args.cold)
+    print(format_results(results))
+    if args.csv:
+        path, _ = course.export_csv(args.csv, [args.assignment])
+        print(f"grades written to {path}")
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.__dict__ | {"cells": [c.__dict__ for c in r.cells]}
+                                               for r in results], indent=1))
+    return 0
+
+
+def cmd_feedback(args):
+    course = _course(args)
+    course.feedback(args.assignment)
+    return 0
+
+
+def cmd_export(args):
+    course = _course(args)
+    path, rows = course.export_csv(args.csv, args.assignment or None)
+    print(f"{len(rows)} row(s) written to {path}")
+    if rows and args.plot:
+        print(f"summary plot written to {course.plot(args.plot, rows)}")
+    return 0
+
+
+def cmd_selftest(args):
+    from .selftest import format_selftest, selftest
+    course = _course(args)
+    report = selftest(course, args.assignments, jobs=args.jobs, mutants=args.mutants)
+    print(format_selftest(report))
+    return 0 if all(r["ok"] for r in report) else 1
+
+
+def cmd_mutate(args):
+    from .mutation import format_report, mutate_course
+    course = _course(args)
+    reports = mutate_course(course, args.assignments, jobs=args.jobs, timeout=args.timeout,
+                            limit=args.max_mutants)
+    print(format_report(reports, show_caught=args.verbose))
+    if args.json:
+        Path(args.json).write_text(json.dumps(reports, indent=1))
+    if args.min_score is not None:
+        bad = [r for r in reports if r["total"] and r["caught"] / r["total"] < args.min_score]
+        return 1 if bad else 0
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder",
+        description="The autodiff course: launch the lessons, grade your own work, or run the "
+                    "instructor's nbgrader cycle.")
+    parser.add_argument("--course", default=None,
+                        help="the nbgrader course directory (default: $AUTODIFF_COURSE or ./course "
+                             "of this repository)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("lab", help="generate the lessons, copy them to student/ and start JupyterLab")
+    p.add_argument("--port", type=int, default=8888)
+    p.add_argument("--no-browser", action="store_true")
+    p.add_argument("--workspace", default=str(REPO / "student"),
+                   help="where the student's copies live (default: student/ in the repository)")
+    p.add_argument("--dry-run", action="store_true", help="prepare the workspace, print the command")
+    p.set_defaults(func=cmd_lab)
+
+    p = sub.add_parser("check", help="grade your own notebook with the visible and hidden tests")
+    p.add_argument("notebook")
+    p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: the course's)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("generate", help="nbgrader generate_assignment for all (or the named) lessons")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("autograde", help="grade a folder of submissions in parallel")
+    p.add_argument("submissions", help="<student>/<assignment>/*.ipynb, <student>/*.ipynb or <student>.ipynb")
+    p.add_argument("--assignment", "-a", required=True)
+    p.add_argument("--jobs", "-j", type=int, default=None, help="parallel workers (default: CPU count)")
+    p.add_argument("--cold", action="store_true", help="start every kernel from scratch (no fork server)")
+    p.add_argument("--csv", help="also write the assignment's grades CSV here")
+    p.add_argument("--json", help="write the per-submission results as JSON here")
+    p.set_defaults(func=cmd_autograde)
+
+    p = sub.add_parser("feedback", help="nbgrader generate_feedback (hidden tests are not shown)")
+    p.add_argument("--assignment", "-a", required=True)
+    p.set_defaults(func=cmd_feedback)
+
+    p = sub.add_parser("export", help="grades CSV and a summary plot from the gradebook")
+    p.add_argument("--csv", default="grades.csv")
+    p.add_argument("--plot", default="grades.png")
+    p.add_argument("--assignment", "-a", action="append", help="only these assignments (repeatable)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("selftest", help="solutions full marks, blank releases 0, mutants lose points")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.add_argument("--jobs", "-j", type=int, default=None)
+    p.add_argument("--mutants", type=int, default=1,
+                   help="mutants per solution region sent through nbgrader (default 1)")
+    p.set_defaults(func=cmd_selftest)
+
+    p = sub.add_parser("mutate", help="mutation score of the tests for each solution region")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.add_argument("--jobs", "-j", type=int, default=None)
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per cell for a mutant (default 10)")
+    p.add_argument("--max-mutants", type=int, default=None, help="at most this many mutants per region")
+    p.add_argument("--json", help="write the full report as JSON here")
+    p.add_argument("--min-score", type=float, default=None,
+                   help="exit 1 if a lesson's mutation score is below this fraction")
+    p.add_argument("--verbose", "-v", action="store_true", help="list caught mutants too")
+    p.set_defaults(func=cmd_mutate)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except CourseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,543 @@
+"""Grading many submissions in parallel, and one notebook locally.
+
+``autograde``: submissions are staged into the course's ``submitted/``
+folder and graded by a pool of worker processes. Each worker imports
+nbgrader once and runs nbgrader's own ``Autograde`` converter (the same
+preprocessors, gradebook and config as ``nbgrader autograde``) one student at
+a time; kernels are forked from a warm server (:mod:`autograder.warmkernel`)
+instead of started cold. A submission that cannot be read, kills its kernel,
+loops forever or even hangs its worker is reported and scored; it never stops
+the others.
+
+``check``: the self-learner's grader. It takes the student's notebook, puts
+back the instructor's test cells (visible and hidden) and read-only cells
+from the source notebook, runs it in a fresh kernel and reports every graded
+cell with its points and the checks' messages.
+"""
+import multiprocessing
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import notebooks, tamper
+from .workflow import Course, CourseError
+
+STATUS_PASSED = "passed"
+STATUS_FAILED = "failed"
+STATUS_TIMEOUT = "timed out"
+STATUS_DIED = "kernel died"
+STATUS_NOT_RUN = "not run"
+STATUS_MANUAL = "needs manual grading"
+
+
+@dataclass
+class CellResult:
+    grade_id: str
+    score: float
+    max_score: float
+    status: str
+    message: str = ""
+
+
+@dataclass
+class SubmissionResult:
+    student: str
+    assignment: str
+    status: str                 # "graded" or "error"
+    score: float = 0.0
+    max_score: float = 0.0
+    cells: list = field(default_factory=list)
+    problems: list = field(default_factory=list)   # timeouts in solution cells, tamper flags, errors
+    seconds: float = 0.0
+
+    @property
+    def ok(self):
+        return self.status == "graded"
+
+
+# --- staging ---------------------------------------------------------------------
+
+_SAFE_ID = re.compile(r"[^A-Za-z0-9_.@+-]")
+
+
+def student_id(name):
+    """A student id nbgrader can use as a folder name and a --student pattern."""
+    sid = _SAFE_ID.sub("_", name).strip("._")
+    if not sid:
+        raise CourseError(f"cannot make a student id from {name!r}")
+    return sid
+
+
+def stage_submissions(course, path, assignment):
+    """Copy submissions into ``course/submitted/<student>/<assignment>/``.
+
+    Accepted layouts under `path`: nbgrader's ``<student>/<assignment>/*.ipynb``;
+    ``<student>/*.ipynb``; or a flat folder of ``<student>.ipynb`` files. The
+    course's own ``submitted/`` folder is used in place. Returns the student ids.
+    """
+    path = Path(path).resolve()
+    if not path.is_dir():
+        raise CourseError(f"{path} is not a folder of submissions")
+    release = course.release_notebooks(assignment)
+    if not release:
+        raise CourseError(f"no release of {assignment}: run `generate {assignment}` first")
+    if path == course.submitted.resolve():
+        students = sorted(d.name for d in path.iterdir() if (d / assignment).is_dir())
+        if not students:
+            raise CourseError(f"no submissions of {assignment} under {path}")
+        return students
+
+    found = {}  # student -> {notebook name: file}
+    for entry in sorted(path.iterdir()):
+        if entry.is_file() and entry.suffix == ".ipynb":
+            if len(release) != 1:
+                raise CourseError(f"{assignment} has {len(release)} notebooks: a flat folder of "
+                                  "<student>.ipynb cannot say which is which; use <student>/<assignment>/")
+            found.setdefault(student_id(entry.stem), {})[release[0].name] = entry
+        elif entry.is_dir() and not entry.name.startswith("."):
+            inner = entry / assignment if (entry / assignment).is_dir() else entry
+            nbs = sorted(inner.glob("*.ipynb"))
+            if not nbs:
+                continue
+            files = {}
+            for nb in nbs:
+                name = nb.name if len(release) > 1 or nb.name == release[0].name else release[0].name
+                files[name] = nb
+            found.setdefault(student_id(entry.name), {}).update(files)
+    if not found:
+        raise CourseError(f"no notebooks found under {path} (expected <student>.ipynb files or "
+                          f"<student>/{assignment}/*.ipynb)")
+    for sid, files in found.items():
+        dest = course.submitted / sid / assignment
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.mkdir(parents=True)
+        for name, src in files.items():
+            shutil.copy2(src, dest / name)
+    return sorted(found)
+
+
+# --- the worker pool -------------------------------------------------------------------
+
+def _worker_main(course_root, assignment, env, tasks, results):
+    """One grading process: nbgrader imported once, then one student at a time."""
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(course_root)
+    import logging
+    import warnings
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*not in session.*")  # SQLAlchemy 2.1 noise from nbgrader
+    course = Course(course_root)
+    api = course.api()
+    while True:
+        student = tasks.get()
+        if student is None:
+            return
+        results.put(("start", student, os.getpid()))
+        started = time.perf_counter()
+        try:
+            outcome = api.autograde(assignment, student, force=True, create=True)
+        except BaseException:  # keep the worker alive for the next student
+            outcome = {"success": False, "error": traceback.format_exc()}
+        results.put(("done", student, os.getpid(),
+                     {"success": bool(outcome.get("success")), "error": outcome.get("error", ""),
+                      "log": outcome.get("log", "")}, time.perf_counter() - started))
+
+
+def preload_modules(course, assignment):
+    """Top-level imports of the assignment's notebooks that the warm server may import."""
+    import ast
+    names = set()
+    for path in course.source_notebooks(assignment):
+        for cell in notebooks.read(path).cells:
+            if cell.cell_type != "code":
+                continue
+            text = "\n".join("" if re.match(r"\s*[%!]", line) else line
+                             for line in notebooks.source_text(cell).split("\n"))
+            try:
+                tree = ast.parse(text)
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names.update(a.name for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names.add(node.module)
+                    names.update(f"{node.module}.{a.name}" for a in node.names if a.name != "*")
+    local = {p.stem for p in (course.source / assignment).glob("*.py")}
+    return sorted(n for n in names if n.split(".")[0] not in local)
+
+
+class WarmServer:
+    """The fork server of :mod:`autograder.warmkernel`, for the length of a `with`."""
+
+    def __init__(self, env, preload=(), startup_timeout=60):
+        self.env, self.preload, self.startup_timeout = env, list(preload), startup_timeout
+        self.proc = None
+        self.socket = None
+
+    def __enter__(self):
+        from . import warmkernel
+        if not warmkernel.available():
+            return self
+        self._dir = tempfile.mkdtemp(prefix="autodiff-warm-")
+        self.socket = os.path.join(self._dir, "kernels.sock")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.warmkernel", "serve", self.socket, *self.preload],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=self._dir)
+        deadline = time.monotonic() + self.startup_timeout
+        line = ""
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            line = self.proc.stdout.readline()
+            if "ready" in line:
+                break
+        if "ready" not in line:
+            self.__exit__(None, None, None)
+            self.socket = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "_dir", None):
+            shutil.rmtree(self._dir, ignore_errors=True)
+        self.proc = None
+
+
+def autograde(course, submissions, assignment, *, jobs=None, warm=True, deadline=None, log=print):
+    """Grade a folder of submissions of one assignment in parallel.
+
+    Returns a list of :class:`SubmissionResult`, one per student, sorted by id.
+    `deadline` (seconds per submission; default from the notebook's size and the
+    per-cell timeout) bounds even a submission that hangs its worker.
+    """
+    course.check_assignments([assignment])
+    course.ensure_generated(assignment, log=log)
+    students = stage_submissions(course, submissions, assignment)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(students)))
+    if deadline is None:
+        n_code = sum(1 for p in course.source_notebooks(assignment)
+                     for c in notebooks.read(p).cells if c.cell_type == "code")
+        timeout = course.config().Execute.get("timeout", 30) or 30
+        deadline = 120 + n_code * (timeout + 15)
+
+    env = course.env()
+    outcomes = {}
+    started_at = time.perf_counter()
+    with WarmServer(env, preload_modules(course, assignment) if warm else ()) as server:
+        if warm and server.socket:
+            env = dict(env, AUTODIFF_WARM_KERNEL=server.socket)
+        outcomes = _run_pool(course, assignment, students, jobs, env, deadline, log)
+    wall = time.perf_counter() - started_at
+    results = [collect_result(course, assignment, s, outcomes.get(s)) for s in students]
+    log(f"graded {len(results)} submission(s) of {assignment} in {wall:.1f} s with {jobs} worker(s)"
+        + (" (warm kernels)" if warm and env.get("AUTODIFF_WARM_KERNEL") else ""))
+    return results
+
+
+def _run_pool(course, assignment, students, jobs, env, deadline, log):
+    ctx = multiprocessing.get_context("spawn")
+    tasks, results = ctx.Queue(), ctx.Queue()
+    for s in students:
+        tasks.put(s)
+    for _ in range(jobs):
+        tasks.put(None)
+
+    def start_worker():
+        proc = ctx.Process(target=_worker_main, args=(str(course.root), assignment, env, tasks, results),
+                           daemon=True)
+        proc.start()
+        return proc
+
+    workers = {}
+    for _ in range(jobs):
+        proc = start_worker()
+        workers[proc.pid] = proc
+    running = {}    # pid -> (student, start time)
+    outcomes = {}
+    idle_deaths = 0
+    while len(outcomes) < len(students):
+        try:
+            msg = results.get(timeout=0.5)
+        except queue.Empty:
+            msg = None
+        if msg is not None:
+            if msg[0] == "start":
+                _, student, pid = msg
+                running[pid] = (student, time.monotonic())
+            else:
+                _, student, pid, outcome, seconds = msg
+                running.pop(pid, None)
+                outcomes[student] = dict(outcome, seconds=seconds)
+                log(f"  {student}: {'ok' if outcome['success'] else 'ERROR'} ({seconds:.1f} s)")
+            continue
+        now = time.monotonic()
+        for pid, proc in list(workers.items()):
+            job = running.get(pid)
+            overdue = job is not None and now - job[1] > deadline
+            if proc.is_alive() and not overdue:
+                continue
+            if overdue:
+                proc.kill()
+            proc.join(5)
+            del workers[pid]
+            if job is None:
+                idle_deaths += 1
+                if idle_deaths > jobs + 2:
+                    for other in workers.values():
+                        other.kill()
+                    raise CourseError(f"grading workers keep dying before they grade anything "
+                                      f"(exit code {proc.exitcode}); run with --jobs 1 to see why")
+            else:
+                student = job[0]
+                running.pop(pid, None)
+                why = (f"grading took longer than {deadline:.0f} s; the worker was stopped" if overdue
+                       else f"the grading worker died (exit code {proc.exitcode})")
+                outcomes[student] = {"success": False, "error": why, "log": "", "seconds": now - job[1]}
+                log(f"  {student}: ERROR ({why})")
+            if len(outcomes) < len(students):
+                replacement = start_worker()   # takes over the dead worker's sentinel
+                workers[replacement.pid] = replacement
+    for proc in workers.values():
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+    return outcomes
+
+
+# --- reading the results back ----------------------------------------------------------------
+
+def _first_lines(text, n=12):
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text or "").strip()
+    lines = text.splitlines()
+    return "\n".join(lines[:n]) + ("\n…" if len(lines) > n else "")
+
+
+def cell_outcome(cell):
+    """(status, message) of an executed code cell from its outputs."""
+    from .nbgrader_plugins import DEAD_KERNEL, NOT_RUN, TIMEOUT
+    for out in cell.get("outputs", []):
+        if out.get("output_type") != "error":
+            continue
+        ename, evalue = out.get("ename", ""), out.get("evalue", "")
+        if ename == TIMEOUT:
+            return STATUS_TIMEOUT, evalue or "no reply from the kernel before the per-cell timeout"
+        if ename == DEAD_KERNEL:
+            return STATUS_DIED, evalue
+        if ename == NOT_RUN:
+            return STATUS_NOT_RUN, evalue
+        if ename in ("KeyboardInterrupt",):
+            return STATUS_TIMEOUT, "interrupted after the per-cell timeout"
+        return STATUS_FAILED, _first_lines(f"{ename}: {evalue}" if ename != "CheckFailure" else evalue)
+    return STATUS_PASSED, ""
+
+
+def collect_result(course, assignment, student, outcome):
+    """A :class:`SubmissionResult` from the gradebook and the autograded notebook."""
+    from .nbgrader_plugins import METADATA_KEY
+    outcome = outcome or {"success": False, "error": "not graded"}
+    result = SubmissionResult(student, assignment, "graded" if outcome["success"] else "error",
+                              seconds=outcome.get("seconds", 0.0))
+    expected = {}
+    for path in course.source_notebooks(assignment):
+        for _, gid, pts in notebooks.graded_cells(notebooks.read(path)):
+            expected[gid] = pts
+    result.max_score = sum(expected.values())
+    if not outcome["success"]:
+        result.problems.append(_error_summary(outcome))
+        result.cells = [CellResult(g, 0.0, p, STATUS_NOT_RUN, "submission not graded") for g, p in expected.items()]
+        return result
+
+    rows = [r for r in course.grades([assignment]) if r["student"] == student]
+    scores = rows[0]["questions"] if rows else {}
+    manual = set()
+    for path in sorted((course.autograded / student / assignment).glob("*.ipynb")):
+        nb = notebooks.read(path)
+        result.problems += [f"tampering: {flag}" for flag in nb.metadata.get(METADATA_KEY, {}).get("tamper", [])]
+        for index, cell in enumerate(nb.cells):
+            gid = notebooks.grade_id(cell)
+            if cell.cell_type != "code":
+                continue
+            status, message = cell_outcome(cell)
+            if notebooks.is_graded(cell):
+                if any("not scored automatically" in (o.get("text") or "") for o in cell.get("outputs", [])):
+                    status, message = STATUS_MANUAL, "tampering flagged before this cell"
+                    manual.add(gid)
+                score, maxs = scores.get(gid, (0.0, expected.get(gid, 0.0)))
+                result.cells.append(CellResult(gid, score, maxs, status, message))
+            elif status in (STATUS_TIMEOUT, STATUS_DIED):
+                where = f"solution cell {gid}" if gid else f"cell {index}"
+                result.problems.append(f"{where}: {status}: {message}")
+    seen = {c.grade_id for c in result.cells}
+    for gid, pts in expected.items():
+        if gid not in seen:
+            score, maxs = scores.get(gid, (0.0, pts))
+            result.cells.append(CellResult(gid, score, maxs, STATUS_NOT_RUN, "cell missing from the graded notebook"))
+    result.score = sum(c.score for c in result.cells)
+    return result
+
+
+def _error_summary(outcome):
+    text = re.sub(r"\x1b\[[0-9;]*m", "", (outcome.get("error") or "") + "\n" + (outcome.get("log") or ""))
+    for pattern, say in ((r"NotJSONError|JSONDecodeError|not valid JSON|Notebook does not appear to be JSON",
+                          "the notebook is not valid JSON (damaged file)"),
+                         (r"DeadKernelError|Kernel died", "the kernel died"),
+                         (r"SchemaTooOldError|SchemaTooNewError", "nbgrader metadata version mismatch")):
+        if re.search(pattern, text):
+            return f"not graded: {say}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    tail = [line for line in lines if not line.startswith(("File ", "^", "~"))][-1:] or ["unknown error"]
+    return f"not graded: {tail[0][:300]}"
+
+
+def format_results(results):
+    """A plain-text table: one row per submission, then the per-question problems."""
+    lines = []
+    width = max([len(r.student) for r in results] + [7])
+    lines.append(f"{'student':<{width}}  {'score':>11}  status")
+    for r in results:
+        bad = [c for c in r.cells if c.status != STATUS_PASSED]
+        status = "ok" if r.ok and not bad and not r.problems else (r.problems[0] if not r.ok else
+                                                                  f"{len(bad)} question(s) lost")
+        lines.append(f"{r.student:<{width}}  {r.score:>5g}/{r.max_score:<5g}  {status}")
+        for c in bad:
+            if c.status in (STATUS_TIMEOUT, STATUS_DIED, STATUS_NOT_RUN, STATUS_MANUAL) and r.ok:
+                lines.append(f"{'':<{width}}    {c.grade_id}: {c.status}" + (f" ({c.message.splitlines()[0]})"
+                                                                             if c.message else ""))
+        for p in (r.problems if r.ok else r.problems[1:]):
+            lines.append(f"{'':<{width}}    {p}")
+    return "\n".join(lines)
+
+
+# --- the self-learner's check --------------------------------------------------------------------
+
+def find_source(course, nb):
+    """The (assignment, source notebook path) whose graded cells best match `nb`'s."""
+    ids = {notebooks.grade_id(c) for c in nb.cells if notebooks.grade_id(c)}
+    best, best_overlap = None, 0
+    for assignment in course.assignments():
+        for path in course.source_notebooks(assignment):
+            src_ids = {notebooks.grade_id(c) for c in notebooks.read(path).cells if notebooks.grade_id(c)}
+            overlap = len(ids & src_ids)
+            if overlap > best_overlap:
+                best, best_overlap = (assignment, path), overlap
+    if best is None:
+        raise CourseError("this notebook matches no lesson of the course (no nbgrader cell ids in common)")
+    return best
+
+
+def merge_for_check(student_nb, source_nb):
+    """The student's notebook with the instructor's test and read-only cells put back
+    (visible and hidden tests), like nbgrader's OverwriteCells with missing cells added."""
+    import copy
+    src_cells = {notebooks.grade_id(c): c for c in source_nb.cells if notebooks.grade_id(c)}
+    nb = copy.deepcopy(student_nb)
+    out = []
+    for cell in nb.cells:
+        gid = notebooks.grade_id(cell)
+        if gid in src_cells and not notebooks.is_solution(src_cells[gid]):
+            src = src_cells[gid]
+            cell = copy.deepcopy(src)
+        out.append(cell)
+    present = {notebooks.grade_id(c) for c in out}
+    # put back deleted graded cells after the cell that precedes them in the source
+    order = [notebooks.grade_id(c) for c in source_nb.cells if notebooks.grade_id(c)]
+    for gid in order:
+        if gid in present or not notebooks.is_graded(src_cells[gid]):
+            continue
+        previous = order[:order.index(gid)]
+        position = 0
+        for i, cell in enumerate(out):
+            if notebooks.grade_id(cell) in previous:
+                position = i + 1
+        out.insert(position, copy.deepcopy(src_cells[gid]))
+        present.add(gid)
+    nb.cells = out
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nb
+
+
+def check_notebook(path, course=None, *, timeout=None, warm=False):
+    """Grade one notebook locally with the visible and hidden tests.
+
+    Returns ``(SubmissionResult, executed notebook)``.
+    """
+    from .nbgrader_plugins import ResilientExecute
+    course = course or Course()
+    student_nb = notebooks.read(path)
+    assignment, source_path = find_source(course, student_nb)
+    source_nb = notebooks.read(source_path)
+    merged = merge_for_check(student_nb, source_nb)
+    result = SubmissionResult(Path(path).stem, assignment, "graded")
+    instructor = {notebooks.source_text(c) for c in notebooks.read(source_path).cells if c.cell_type == "code"}
+    flags = tamper.scan_cells(merged.cells, lambda i, c: tamper.is_student_cell(c)
+                              and notebooks.source_text(c) not in instructor)
+
+    timeout = timeout or course.config().Execute.get("timeout", 30) or 30
+    with tempfile.TemporaryDirectory(prefix="autodiff-check-") as tmp:
+        # the assignment's other files (modules, data), as nbgrader copies them
+        for item in (course.source / assignment).iterdir():
+            if item.suffix != ".ipynb" and item.name not in (".ipynb_checkpoints", "__pycache__"):
+                (shutil.copytree if item.is_dir() else shutil.copy2)(item, Path(tmp) / item.name)
+        saved = dict(os.environ)
+        os.environ.update(course.env())
+        try:
+            executor = ResilientExecute(timeout=timeout, interrupt_on_timeout=True, allow_errors=True)
+            executor.preprocess(merged, {"metadata": {"path": tmp}})
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    first_flag = min((f.cell for f in flags), default=None)
+    result.problems += [f"tampering: {f}" for f in flags]
+    from nbgrader.utils import determine_grade
+    for index, cell in enumerate(merged.cells):
+        if cell.cell_type != "code":
+            continue
+        status, message = cell_outcome(cell)
+        gid = notebooks.grade_id(cell)
+        if notebooks.is_graded(cell):
+            maxs = notebooks.points(cell)
+            score, _ = determine_grade(cell)
+            score = float(score or 0.0)
+            if first_flag is not None and index > first_flag:
+                status, message, score = STATUS_MANUAL, "points withheld: tampering flagged above", 0.0
+            elif status == STATUS_PASSED:
+                message = "\n".join(o.get("text", "").strip() for o in cell.get("outputs", [])
+                                    if o.get("output_type") == "stream" and o.get("name") == "stdout")
+            result.cells.append(CellResult(gid, score, maxs, status, message))
+        elif status in (STATUS_TIMEOUT, STATUS_DIED):
+            result.problems.append(f"{'solution cell ' + gid if gid else f'cell {index}'}: {status}: {message}")
+    result.score = sum(c.score for c in result.cells)
+    result.max_score = sum(c.max_score for c in result.cells)
+    return result, merged
+
+
+def format_check(result):
+    """What the self-learner reads: one line per question, the checks' messages under it."""
+    lines = [f"{result.assignment}: {result.score:g} / {result.max_score:g} points", ""]
+    for c in result.cells:
+        mark = "✓" if c.status == STATUS_PASSED else "✗"
+        lines.append(f"{mark} {c.grade_id}  [{c.score:g}/{c.max_score:g}]"
+                     + ("" if c.status in (STATUS_PASSED, STATUS_FAILED) else f"  ({c.status})"))
+        if c.status != STATUS_PASSED and c.message:
+            lines += ["    " + line for line in c.message.splitlines()]
+    for p in result.problems:
+        lines.append(f"! {p}")
+    return "\n".join(lines)
