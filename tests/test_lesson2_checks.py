@@ -178,3 +178,67 @@ def test_tangent_cost_measures_and_plots():
     checks.plot_cost(rows, 2.5, "jvp / f")
     checks.jvp_picture(1.0)
     plt.close("all")
+
+
+# ----------------------------------------------------------------- the notebook, headless
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "course/source/lesson2_forward_mode/lesson2_forward_mode.ipynb"
+SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.S | re.M)
+HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS\n.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
+
+
+def blank_solutions(nb):
+    """What nbgrader releases: solutions replaced by NotImplementedError, hidden tests removed."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = SOLUTION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n"
+                                                 f"{m.group(1)}raise NotImplementedError()", cell.source)
+            cell.source = HIDDEN.sub("", cell.source)
+    return nb
+
+
+def execute(path, transform=None, allow_errors=False):
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(path, as_version=4)
+    if transform:
+        nb = transform(nb)
+    NotebookClient(nb, timeout=30, kernel_name="python3", allow_errors=allow_errors,
+                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    return nb
+
+
+def test_notebook_is_stored_clean():
+    import nbformat
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(nb)
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+    assert len(ids) == len(set(ids))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            assert cell.source.startswith("# Task"), cell.source[:40]
+            assert "### BEGIN SOLUTION" in cell.source
+        if meta.get("grade"):
+            assert meta["points"] > 0 and "checks." in cell.source
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert "from autograder.lessons import lesson2 as checks" in first_code.source
+
+
+@pytest.mark.slow
+def test_notebook_runs_with_solutions_and_fails_cleanly_without():
+    nb = execute(NOTEBOOK)
+    ticks = sum(o.get("text", "").count("✓") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert ticks == 12  # every visible and hidden check
+    assert nb.metadata["widgets"]
+
+    blank = execute(NOTEBOOK, transform=blank_solutions, allow_errors=True)
+    for cell in blank.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            assert errors and errors[0].ename in ("CheckFailure", "NotImplementedError", "NameError"), cell.source
