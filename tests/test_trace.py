@@ -362,3 +362,86 @@ def test_trace_is_exported():
     import autodiff_ref
     assert autodiff_ref.trace is trace and "trace" in autodiff_ref.__all__
     assert isinstance(trace(np.sin, 1.0), Trace)
+
+
+# ----------------------------------------------------------------- the step-by-step widgets
+from autograder import widgets as W  # noqa: E402
+
+
+def test_forward_steps_replay_the_tangent_column():
+    tr = trace(f_slides, 1.5, 0.5)
+    steps = W.forward_steps(tr)
+    assert len(steps) == len(tr)
+    assert steps[0].column[1:] == [None] * 7
+    assert steps[-1].column == tr.tangents
+    assert [s.statements[0] for s in steps[2:]] == [
+        "v̇₁ = (1/v₀)·v̇₋₁ + (−v₁/v₀)·v̇₀ = 2.0000·1.0000 + (-6.0000)·0 = 2.0000",
+        "v̇₂ = cos(v₁)·v̇₁ = (-0.9900)·2.0000 = -1.9800",
+        "v̇₃ = v₃·v̇₀ = 1.6487·0 = 0",
+        "v̇₄ = v̇₁ − v̇₃ = 2.0000 − 0 = 2.0000",
+        "v̇₅ = v̇₂ + v̇₄ = −1.9800 + 2.0000 = 0.0200",
+        "v̇₆ = v₄·v̇₅ + v₅·v̇₄ = 1.3513·0.0200 + 1.4924·2.0000 = 3.0118"]
+
+
+def test_reverse_steps_accumulate_to_the_adjoint_column():
+    def f(x, y):
+        v1 = x * y
+        return v1 + np.exp(v1)
+    tr = trace(f, 1.0, 2.0)
+    steps = W.reverse_steps(tr)
+    assert [s.row for s in steps] == [3, 3, 2, 1]
+    assert steps[0].column == [0.0, 0.0, 0.0, 0.0, 1.0]
+    # v̄₁ gets 1 from the sum, then e² from the exponential
+    assert steps[1].column[2] == 1.0 and steps[2].column[2] == pytest.approx(1 + E2)
+    assert steps[2].statements == ["v̄₁ += v̄₂·v₂   :  1.0000 + 1.0000·7.3891 = 8.3891"]
+    assert steps[-1].column == pytest.approx(tr.adjoints, **EXACT)
+
+
+@pytest.mark.parametrize("case", range(10))
+def test_reverse_steps_agree_with_the_tape_sweep_on_random_programs(case):
+    rng = np.random.default_rng(RNG_SEED + 100 + case)
+    xs, program = random_program(rng, 1 + case % 3, 4 + case)
+    tr = trace(lambda *x: run(program, x), *xs)
+    assert W.reverse_steps(tr)[-1].column == pytest.approx(tr.adjoints, rel=1e-12, abs=1e-12)
+    assert W.forward_steps(tr)[-1].column == tr.tangents
+
+
+def test_symbolic_partials_of_constants_and_powers():
+    tr = trace(lambda x: 2 * x ** 3 - 1 / x + np.tanh(x) * x ** 2, 0.7)
+    texts = {r.expression: W.partial_text(tr, r.index) for r in tr.rows[1:]}
+    assert texts["v₀³"] == ["3·v₀²"]
+    assert texts["2·v₁"] == ["2"]
+    assert texts["1 / v₀"] == ["−v₃/v₀"]
+    assert texts["tanh(v₀)"] == ["1 − v₅²"]
+    assert texts["v₀²"] == ["2·v₀"]
+
+
+def test_step_widgets_refuse_array_traces():
+    with pytest.raises(ValueError, match="scalar program"):
+        W.forward_steps(trace(lambda x: np.sum(x * x), np.ones(3)))
+
+
+def test_renders_and_widgets_headless():
+    tr = trace(f_slides, 1.5, 0.5)
+    fig, statements, html = W.render_forward(tr, 4)
+    assert statements == ["v̇₃ = v₃·v̇₀ = 1.6487·0 = 0"] and html.count("#ffe08a") == 1
+    fig, statements, html = W.render_reverse(tr, 0)
+    assert "(the seed)" in statements[0]
+    plt.close("all")
+    widget = W.step_reverse(tr)
+    (prev, slider, nxt), _ = widget.children[0].children, widget.children[1]
+    assert slider.max == len(tr) - tr.n_inputs
+    nxt.click()
+    nxt.click()
+    prev.click()
+    assert slider.value == 1
+    assert W.step_forward(tr).children[0].children[1].max == len(tr) - 1
+    plt.close("all")
+
+
+def test_time_ratio_orders_a_slow_and_a_fast_function():
+    slow = lambda: sum(range(20_000))  # noqa: E731
+    fast = lambda: sum(range(2_000))   # noqa: E731
+    t_slow, t_fast, ratio = W.time_ratio(slow, fast, repeat=3, min_time=0.002)
+    assert t_slow > t_fast > 0 and 2 < ratio < 50
+    assert W.median_time(fast, repeat=3, min_time=0.001) > 0
