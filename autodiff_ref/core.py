@@ -236,6 +236,26 @@ def log_of_base(x):
     return log(where(np.equal(primal(x), 0), 1.0, x))
 
 
+def prod_of_others(x, axis=None):
+    r"""For every entry i, the product of the *other* entries over `axis`: ∂(∏ⱼ xⱼ)/∂xᵢ = ∏_{j≠i} xⱼ.
+
+    Shaped like x. Without zeros that is (∏ⱼ xⱼ)/xᵢ. With a zero, dividing gives
+    0/0, so the others are multiplied explicitly: along the n reduced entries an
+    n×n grid holds x with its diagonal set to 1, and each row is multiplied out.
+    """
+    xp = primal(x)
+    shape, axes = np.shape(xp), _normalize_axis(axis, np.ndim(xp))
+    if np.all(xp != 0):
+        return prod(x, axis=axes, keepdims=True) / x
+    rest = tuple(a for a in range(len(shape)) if a not in axes)
+    lead = tuple(shape[a] for a in rest)
+    n = int(np.prod([shape[a] for a in axes]))
+    rows = reshape(transpose(x, axes=rest + axes), shape=lead + (1, n))
+    grid = where(np.eye(n, dtype=bool), 1.0, rows)          # grid[..., i, j] = x_j, 1 on j = i
+    others = reshape(prod(grid, axis=-1), shape=lead + tuple(shape[a] for a in axes))
+    return transpose(others, axes=tuple(int(a) for a in np.argsort(rest + axes)))
+
+
 def _reduce(f):
     return lambda x, axis=None, keepdims=False: f(x, axis=axis, keepdims=keepdims)
 

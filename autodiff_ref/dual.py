@@ -217,7 +217,7 @@ defjvp(core.sum_,     lambda t, ans, x, axis=None, keepdims=False:
 defjvp(core.amax,     _reduce_rule)
 defjvp(core.amin,     _reduce_rule)
 defjvp(core.prod,     lambda t, ans, x, axis=None, keepdims=False:
-                      core.sum_(t * _expand_like(ans, x, axis, keepdims, t) / _maybe_expand(x, t),
+                      core.sum_(t * _maybe_expand(core.prod_of_others(x, axis), t),
                                 axis=core._normalize_axis(axis, np.ndim(primal(x))), keepdims=keepdims))
 defjvp(core.reshape,  lambda t, ans, x, shape: core.reshape(t, shape=_with_directions(t, x, np.shape(primal(ans)))))
 defjvp(core.transpose, lambda t, ans, x, axes=None: core.transpose(t, axes=_transpose_axes(t, x, axes)))
@@ -230,17 +230,6 @@ jvp_rules[core.concatenate] = _concatenate_rule
 
 def _maybe_expand(x, t):
     return _expand(x) if _batched(t, x) else x
-
-
-def _expand_like(ans, x, axis, keepdims, t):
-    """`ans` of a reduction over `axis`, reshaped to broadcast against x (and t's directions)."""
-    axes = core._normalize_axis(axis, np.ndim(primal(x)))
-    if not keepdims:
-        shape = list(np.shape(primal(x)))
-        for a in axes:
-            shape[a] = 1
-        ans = core.reshape(ans, shape=tuple(shape)) if isinstance(ans, Tracer) else np.reshape(ans, shape)
-    return _maybe_expand(ans, t)
 
 
 # ----------------------------------------------------------------------------

@@ -253,7 +253,7 @@ def _extremum_vjp(g, ans, x, axis=None, keepdims=False):
 
 
 def _prod_vjp(g, ans, x, axis=None, keepdims=False):
-    return _keepdims(g, x, axis, keepdims) * _keepdims(ans, x, axis, keepdims) / x
+    return _keepdims(g, x, axis, keepdims) * core.prod_of_others(x, axis)
 
 
 def _swap_last(a):
