@@ -180,6 +180,10 @@ def _cases():
         add(f"{reduce.__name__}(axis=(0, 2)) of 3-D",
             lambda x, r=reduce: r(x, axis=(0, 2)), args(element((2, 3, 2))))
         add(f"{reduce.__name__} of a scalar", reduce, args(element(())))
+    with_zeros = hnp.arrays(np.float64, (2, 3), elements=st.one_of(st.just(0.0), floats(-1.5, 1.5)))
+    for axis in [None, 1, (0, 1)]:
+        add(f"prod with zeros (axis={axis})", lambda x, a=axis: np.prod(x, axis=a), args(with_zeros))
+    add("prod with zeros keepdims", lambda x: np.prod(x, axis=0, keepdims=True), args(with_zeros))
 
     # -- array methods of the tracers
     x23 = args(box((2, 3), -2, 2))
