@@ -312,7 +312,35 @@ NONDIFFERENTIABLE_UFUNCS = {
 
 
 # numpy functions, written with the primitives above (this is the whole list).
-def _mean(x, axis=None, keepdims=False, **_):
+def _plain_options(name, options):
+    """Refuse the reduction options we do not implement, instead of silently ignoring them.
+
+    ``out=None`` and a floating ``dtype`` change nothing; ``where=``, ``initial=``,
+    ``out=array`` or an integer dtype would change the result.
+    """
+    for key, value in options.items():
+        harmless = value is None or (key == "dtype" and np.dtype(value).kind == "f")
+        if not harmless:
+            raise NotImplementedError(f"numpy.{name}(..., {key}={value!r:.40}) is not supported by "
+                                      f"autodiff_ref; only axis= and keepdims= are")
+
+
+def _reduction(name, prim):
+    def reduce(x, axis=None, keepdims=False, **options):
+        _plain_options(name, options)
+        return prim(x, axis=axis, keepdims=keepdims)
+    return reduce
+
+
+def _reshape(x, shape=None, order="C", **kw):
+    if order != "C":
+        raise NotImplementedError(f"numpy.reshape(..., order={order!r}) is not supported by "
+                                  "autodiff_ref; only the default order='C' is")
+    return reshape(x, shape=kw.get("newshape", shape))
+
+
+def _mean(x, axis=None, keepdims=False, **options):
+    _plain_options("mean", options)
     count = np.size(primal(x)) // max(np.size(np.sum(primal(x), axis=axis)), 1)
     return sum_(x, axis=axis, keepdims=keepdims) / count
 
@@ -360,13 +388,15 @@ def _nondiff(f):
 
 
 FUNCTIONS = {
-    np.sum: lambda x, axis=None, keepdims=False, **_: sum_(x, axis=axis, keepdims=keepdims),
+    np.sum: _reduction("sum", sum_),
     np.mean: _mean,
-    np.max: lambda x, axis=None, keepdims=False, **_: amax(x, axis=axis, keepdims=keepdims),
-    np.min: lambda x, axis=None, keepdims=False, **_: amin(x, axis=axis, keepdims=keepdims),
-    np.prod: lambda x, axis=None, keepdims=False, **_: prod(x, axis=axis, keepdims=keepdims),
+    np.max: _reduction("max", amax),
+    np.min: _reduction("min", amin),
+    np.amax: _reduction("amax", amax),
+    np.amin: _reduction("amin", amin),
+    np.prod: _reduction("prod", prod),
     np.dot: _dot,
-    np.reshape: lambda x, shape=None, **kw: reshape(x, shape=kw.get("newshape", shape)),
+    np.reshape: _reshape,
     np.transpose: lambda x, axes=None: transpose(x, axes=axes),
     np.broadcast_to: lambda x, shape: broadcast_to(x, shape=tuple(shape)),
     np.where: lambda condition, x, y: where(primal(condition), x, y),
