@@ -80,6 +80,27 @@ def test_unsupported_functions_inside_grad_and_jvp():
         jvp(lambda x: np.fft.fft(x), (np.ones(4),), (np.ones(4),))
 
 
+@tracer_kinds
+@pytest.mark.parametrize("call, says", [
+    (lambda x: np.sum(x, where=np.array([True, False, True])), "numpy.sum(..., where="),
+    (lambda x: np.max(x, initial=5.0), "numpy.max(..., initial=5.0)"),
+    (lambda x: np.mean(x, where=np.array([True, False, True])), "numpy.mean(..., where="),
+    (lambda x: np.prod(x, dtype=int), "numpy.prod(..., dtype="),
+    (lambda x: np.reshape(x, (3, 1), order="F"), "order='F'"),
+], ids=["sum-where", "max-initial", "mean-where", "prod-int-dtype", "reshape-order-F"])
+def test_options_that_would_change_the_result_are_refused_not_ignored(make, call, says):
+    with pytest.raises(NotImplementedError) as info:
+        call(make(np.array([1.0, 2.0, 3.0])))
+    assert says in str(info.value)
+
+
+@tracer_kinds
+def test_harmless_options_are_accepted(make):
+    x = make(np.array([1.0, 2.0, 3.0]))
+    assert float(np.sum(x, dtype=np.float64, out=None)) == 6.0
+    assert np.shape(np.reshape(x, (3, 1), order="C")) == (3, 1)
+
+
 def test_norm_with_an_unsupported_order_says_which():
     with pytest.raises(NotImplementedError, match="ord=1"):
         grad(lambda x: np.linalg.norm(x, ord=1))(np.ones(3))

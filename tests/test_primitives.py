@@ -190,6 +190,8 @@ def _cases():
     methods = [
         ("sum", lambda x: x.sum(axis=1), x23), ("mean", lambda x: x.mean(axis=0, keepdims=True), x23),
         ("max", lambda x: x.max(axis=1), args(separated((2, 3)).map(lambda a: a[0]))),
+        ("np.amax np.amin", lambda x: np.amax(x, axis=0) - np.amin(x, axis=1, keepdims=True),
+         args(separated((2, 3)).map(lambda a: a[0]))),
         ("min", lambda x: x.min(), args(separated((2, 3)).map(lambda a: a[0]))),
         ("prod", lambda x: x.prod(axis=0), args(away((2, 3), 0.5, 1.5))),
         ("dot", lambda x, y: x.dot(y), args(box((2, 3), -2, 2), box((3,), -2, 2))),
