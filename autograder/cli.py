@@ -182,7 +182,7 @@ def cmd_mutate(args):
     if args.json:
         Path(args.json).write_text(json.dumps(reports, indent=1))
     if args.min_score is not None:
-        bad = [r for r in reports if r["total"] and r["caught"] / r["total"] < args.min_score]
+        bad = [r for r in reports if r["total"] and r["score"] < args.min_score]
         return 1 if bad else 0
     return 0
 

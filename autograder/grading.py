@@ -129,6 +129,11 @@ def stage_submissions(course, path, assignment):
 
 def _worker_main(course_root, assignment, env, tasks, results):
     """One grading process: nbgrader imported once, then one student at a time."""
+    # Kernels inherit these: their banners and warnings are noise here (nbgrader's own
+    # log is captured per student by NbGraderAPI).
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
     os.environ.clear()
     os.environ.update(env)
     os.chdir(course_root)
