@@ -315,24 +315,25 @@ def _partials_hint(case, expected, got):
     a = args[0]
     b = args[1] if k == 2 else None
     wrong = {
-        "divide": [((1 / b, a / (b * b)), "sign: ∂(a/b)/∂b = −a/b², the quotient falls as b grows"),
-                   ((1 / b, -1 / (b * b)), "∂(a/b)/∂b = −a/b²: you dropped the numerator a"),
-                   ((1 / b, -a / b), "∂(a/b)/∂b = −a/b², with b squared"),
-                   ((-a / (b * b), 1 / b), "the two partials are swapped: ∂/∂a = 1/b comes first")],
-        "multiply": [((a, b), "∂(a·b)/∂a is the OTHER factor, b (and ∂/∂b = a)")],
-        "subtract": [((1.0, 1.0), "∂(a − b)/∂b = −1"), ((-1.0, 1.0), "the signs are swapped: (1, −1)")],
-        "negative": [((1.0,), "∂(−a)/∂a = −1")],
-        "cos": [((_sin(a),), "sign: d cos a / da = −sin a")],
-        "sin": [((-_cos(a),), "sign: d sin a / da = +cos a")],
-        "log": [((a,), "d ln a / da = 1/a"), ((_log(a),), "d ln a / da = 1/a, not ln a")],
-        "sqrt": [((1 / _sqrt(a),), "the ½ is missing: d√a/da = 1/(2√a)"),
-                 ((0.5 * _sqrt(a),), "d√a/da = 1/(2√a): the square root goes in the denominator")],
-        "tanh": [((1 - a * a,), "d tanh a / da = 1 − tanh²(a): square the VALUE tanh(a), not the argument a"),
-                 ((1 + _tanh(a) ** 2,), "sign: d tanh a / da = 1 − tanh²(a)")],
-        "exp": [((a,), "d eᵃ/da = eᵃ itself")],
-        "add": [((1.0, -1.0), "∂(a + b)/∂b = +1")],
+        "divide": lambda: [((1 / b, a / (b * b)), "sign: ∂(a/b)/∂b = −a/b², the quotient falls as b grows"),
+                           ((1 / b, -1 / (b * b)), "∂(a/b)/∂b = −a/b²: you dropped the numerator a"),
+                           ((1 / b, -a / b), "∂(a/b)/∂b = −a/b², with b squared"),
+                           ((-a / (b * b), 1 / b), "the two partials are swapped: ∂/∂a = 1/b comes first")],
+        "multiply": lambda: [((a, b), "∂(a·b)/∂a is the OTHER factor, b (and ∂/∂b = a)")],
+        "subtract": lambda: [((1.0, 1.0), "∂(a − b)/∂b = −1"), ((-1.0, 1.0), "the signs are swapped: (1, −1)")],
+        "add": lambda: [((1.0, -1.0), "∂(a + b)/∂b = +1")],
+        "negative": lambda: [((1.0,), "∂(−a)/∂a = −1")],
+        "cos": lambda: [((_sin(a),), "sign: d cos a / da = −sin a")],
+        "sin": lambda: [((-_cos(a),), "sign: d sin a / da = +cos a")],
+        "log": lambda: [((a,), "d ln a / da = 1/a"), ((_log(a),), "d ln a / da = 1/a, not ln a")],
+        "sqrt": lambda: [((1 / _sqrt(a),), "the ½ is missing: d√a/da = 1/(2√a)"),
+                         ((0.5 * _sqrt(a),), "d√a/da = 1/(2√a): the square root goes in the denominator")],
+        "tanh": lambda: [((1 - a * a,), "d tanh a / da = 1 − tanh²(a): square the VALUE tanh(a), not the "
+                                        "argument a"),
+                         ((1 + _tanh(a) ** 2,), "sign: d tanh a / da = 1 − tanh²(a)")],
+        "exp": lambda: [((a,), "d eᵃ/da = eᵃ itself")],
     }
-    for target, msg in wrong.get(op, ()):
+    for target, msg in wrong.get(op, list)():
         if _same(g, target):
             return msg
     return f"look up the derivative of {op} in your lesson-1 rules; one entry per argument"
@@ -515,19 +516,24 @@ def _accumulation_hint(mode):
                     f"the outputs' rows (Q), giving the m×n = {m}×{n} Jacobian")
         if g is None or g.shape != (m, n):
             return f"return the m×n = {m}×{n} Jacobian"
-        wrong_order = _product(C, n, range(l, 0, -1))[N - m:, :n]
-        if not _same(wrong_order, expected) and _same(g, wrong_order):
-            return ("the product is in the wrong order: A₁ must act first (rightmost), "
-                    "J = Q A_l ⋯ A₂ A₁ Pᵀ — each A_i needs the tangents of the rows before it"
-                    if mode == "forward" else
-                    "the product is in the wrong order: the output's row is processed first, "
-                    "x̄ = P A₁ᵀ ⋯ A_lᵀ Qᵀ ȳ — go from i = l down to 1")
-        reverse_wrong = _product(C, n, range(1, l + 1), transpose=True)[N - m:, :n].T
-        if mode == "reverse" and not _same(reverse_wrong.T, expected) and _same(g, reverse_wrong.T):
-            return "the A_iᵀ are applied in the forward order i = 1 … l; the adjoint sweep runs i = l … 1"
-        no_transpose = _product(C, n, range(l, 0, -1))
-        if mode == "reverse" and _same(g, no_transpose[:n, N - m:].T) and not _same(g, expected):
-            return "multiply by the TRANSPOSES A_iᵀ: the adjoint of v_i flows back to its parents"
+        if mode == "forward":
+            wrong_order = _product(C, n, range(l, 0, -1))[N - m:, :n]
+            if not _same(wrong_order, expected) and _same(g, wrong_order):
+                return ("the product is in the wrong order: A₁ must act first (rightmost), "
+                        "J = Q A_l ⋯ A₂ A₁ Pᵀ — each A_i needs the tangents of the rows before it")
+        else:
+            no_transpose = _product(C, n, range(l, 0, -1))[:n, N - m:].T
+            untransposed = not _same(no_transpose, expected) and _same(g, no_transpose)
+            forward_order = _product(C, n, range(1, l + 1), transpose=True)[:n, N - m:].T
+            misordered = not _same(forward_order, expected) and _same(g, forward_order)
+            if untransposed and misordered:  # on this input the two mistakes give the same numbers
+                return ("either the product is in the wrong order or the A_i are not transposed: "
+                        "x̄ = P A₁ᵀ ⋯ A_lᵀ Qᵀ ȳ — multiply by the TRANSPOSES, A_lᵀ first, down to A₁ᵀ")
+            if untransposed:
+                return "multiply by the TRANSPOSES A_iᵀ: the adjoint of v_i flows back to its parents"
+            if misordered:
+                return ("the product is in the wrong order: the output's row is processed first, "
+                        "x̄ = P A₁ᵀ ⋯ A_lᵀ Qᵀ ȳ — apply A_lᵀ first and go down to A₁ᵀ")
         return ("J = Q A_l ⋯ A_1 Pᵀ: start from Pᵀ (the first n columns of I), multiply by A_1, A_2, …, "
                 "then keep the last m rows" if mode == "forward" else
                 "Jᵀ = P A_1ᵀ ⋯ A_lᵀ Qᵀ: start from Qᵀ (the last m columns of I), multiply by A_lᵀ, "
