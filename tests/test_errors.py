@@ -106,6 +106,16 @@ def test_norm_with_an_unsupported_order_says_which():
         grad(lambda x: np.linalg.norm(x, ord=1))(np.ones(3))
 
 
+def test_spectral_norm_of_a_matrix_is_refused_not_replaced_by_frobenius():
+    """np.linalg.norm(M, 2) is M's largest singular value; sqrt(Σ M²) would be silently wrong."""
+    M = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert np.linalg.norm(M, 2) != np.linalg.norm(M, "fro")
+    with pytest.raises(NotImplementedError, match="ord=2 of a matrix"):
+        grad(lambda m: np.linalg.norm(m, 2))(M)
+    assert_close_frobenius = grad(lambda m: np.linalg.norm(m, "fro"))(M)
+    np.testing.assert_allclose(assert_close_frobenius, M / np.linalg.norm(M), rtol=1e-14)
+
+
 # ---------------------------------------------------------------- tangent shapes
 def test_dual_with_a_tangent_of_the_wrong_shape():
     with pytest.raises(ValueError) as info:
