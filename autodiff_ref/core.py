@@ -359,8 +359,16 @@ def _stack(arrays, axis=0):
 
 def expand_dims(x, axis):
     shape = list(np.shape(primal(x)))
-    shape.insert(axis % (len(shape) + 1), 1)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    for a in sorted(a % (len(shape) + len(axes)) for a in axes):  # positions in the result
+        shape.insert(a, 1)
     return reshape(x, shape=tuple(shape))
+
+
+def _concatenate(arrays, axis=0):
+    if axis is None:  # numpy flattens every array first
+        return concatenate(*[reshape(a, shape=(-1,)) for a in arrays], axis=0)
+    return concatenate(*arrays, axis=axis)
 
 
 def _squeeze(x, axis=None):
@@ -410,7 +418,7 @@ FUNCTIONS = {
     np.transpose: lambda x, axes=None: transpose(x, axes=axes),
     np.broadcast_to: lambda x, shape: broadcast_to(x, shape=tuple(shape)),
     np.where: lambda condition, x, y: where(primal(condition), x, y),
-    np.concatenate: lambda arrays, axis=0: concatenate(*arrays, axis=axis),
+    np.concatenate: _concatenate,
     np.stack: _stack,
     np.expand_dims: expand_dims,
     np.squeeze: _squeeze,
