@@ -112,8 +112,8 @@ def test_spectral_norm_of_a_matrix_is_refused_not_replaced_by_frobenius():
     assert np.linalg.norm(M, 2) != np.linalg.norm(M, "fro")
     with pytest.raises(NotImplementedError, match="ord=2 of a matrix"):
         grad(lambda m: np.linalg.norm(m, 2))(M)
-    assert_close_frobenius = grad(lambda m: np.linalg.norm(m, "fro"))(M)
-    np.testing.assert_allclose(assert_close_frobenius, M / np.linalg.norm(M), rtol=1e-14)
+    frobenius_gradient = grad(lambda m: np.linalg.norm(m, "fro"))(M)
+    np.testing.assert_allclose(frobenius_gradient, M / np.linalg.norm(M), rtol=1e-14)
 
 
 # ---------------------------------------------------------------- tangent shapes

@@ -254,6 +254,7 @@ def _cases():
         ("moveaxis -1 to 0", lambda x: np.moveaxis(x, -1, 0), args(box((2, 3, 4), -2, 2))),
         ("expand_dims", lambda x: np.expand_dims(x, 1), x23),
         ("expand_dims -1", lambda x: np.expand_dims(x, -1), x3),
+        ("expand_dims (0, 2)", lambda x: np.expand_dims(x, (0, 2)), x23),
         ("squeeze", lambda x: np.squeeze(x), args(box((1, 3, 1), -2, 2))),
         ("squeeze axis", lambda x: np.squeeze(x, axis=2), args(box((1, 3, 1), -2, 2))),
         ("ravel", np.ravel, x23),
@@ -276,6 +277,7 @@ def _cases():
         ("concatenate axis -1 with a constant",
          lambda x, y: np.concatenate([x, C23, y], axis=-1), two23),
         ("concatenate constant first", lambda x: np.concatenate([C3, x, C3]), x3),
+        ("concatenate axis None", lambda x, y: np.concatenate([x, y[0]], axis=None), two23),
         ("concatenate unequal", lambda x, y: np.concatenate([x, y], axis=0),
          args(box((1, 3), -2, 2), box((2, 3), -2, 2))),
     ]
