@@ -341,7 +341,8 @@ def test_rosenbrock_numbers_stated_in_the_lesson():
     assert len(gd) == 2001 and np.linalg.norm(gd[-1] - 1) > 0.1
     bounce = checks.gd_path(checks.rosenbrock, np.array([-1.2, 1.0]), 2.5e-3, 3000)
     assert len(bounce) == 3001 and checks.rosenbrock(bounce[-1]) > 0.1
-    assert len(checks.gd_path(checks.rosenbrock, np.array([-1.2, 1.0]), 7e-3, 3000)) < 10
+    assert len(checks.gd_path(checks.rosenbrock, np.array([-1.2, 1.0]), 10 ** -2.25, 3000)) == 3001  # 5.6e-3
+    assert len(checks.gd_path(checks.rosenbrock, np.array([-1.2, 1.0]), 10 ** -2.2, 3000)) < 10     # 6.3e-3
 
 
 def test_perturbation_confusion_demo():
