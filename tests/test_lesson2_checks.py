@@ -17,55 +17,62 @@ def hint_of(check, *args, **kwargs):
 
 
 # ----------------------------------------------------------------- Task 2.1
-def g_tangents(x1, x2, dx1, dx2):
+def g_trace(x1, x2, dx1, dx2):
     v_1, v0 = x1, x2
     dv_1, dv0 = dx1, dx2
     v1 = v_1 * v0
     dv1 = dv_1 * v0 + v_1 * dv0
     v2 = math.cos(v0)
     dv2 = -math.sin(v0) * dv0
+    v3 = v1 - v2
     dv3 = dv1 - dv2
-    del v1, v2
-    return [dv_1, dv0, dv1, dv2, dv3]
+    return [v_1, v0, v1, v2, v3], [dv_1, dv0, dv1, dv2, dv3]
 
 
-def test_g_tangents_correct_passes(capsys):
-    checks.check_g_tangents(g_tangents)
-    checks.check_g_tangents(g_tangents, hidden=True)
+def test_g_trace_correct_passes(capsys):
+    checks.check_g_trace(g_trace)
+    checks.check_g_trace(g_trace, hidden=True)
     assert "✓" in capsys.readouterr().out
 
 
-def test_g_tangents_wrong_ones():
-    def cos_sign(x1, x2, dx1, dx2):
-        t = g_tangents(x1, x2, dx1, dx2)
-        t[3] = -t[3]
-        t[4] = t[2] - t[3]
-        return t
-    assert "the sign: d/dx cos x = −sin x" in hint_of(checks.check_g_tangents, cos_sign)
+def altered(values=None, tangents=None):
+    """g_trace with some entries replaced: functions of (x1, x2, dx1, dx2, v, t)."""
+    def wrong(x1, x2, dx1, dx2):
+        v, t = g_trace(x1, x2, dx1, dx2)
+        for k, fn in (values or {}).items():
+            v[k] = fn(x1, x2, dx1, dx2, v, t)
+        for k, fn in (tangents or {}).items():
+            t[k] = fn(x1, x2, dx1, dx2, v, t)
+        return v, t
+    return wrong
 
-    def half_product(x1, x2, dx1, dx2):
-        t = g_tangents(x1, x2, dx1, dx2)
-        t[2] = dx1 * x2
-        t[4] = t[2] - t[3]
-        return t
-    h = hint_of(checks.check_g_tangents, half_product)
+
+def test_g_trace_wrong_ones():
+    cos_sign = altered(tangents={3: lambda x1, x2, dx1, dx2, v, t: math.sin(x2) * dx2,
+                                 4: lambda x1, x2, dx1, dx2, v, t: t[2] - math.sin(x2) * dx2})
+    assert "the sign: d/dx cos x = −sin x" in hint_of(checks.check_g_trace, cos_sign)
+
+    half_product = altered(tangents={2: lambda x1, x2, dx1, dx2, v, t: dx1 * x2,
+                                     4: lambda x1, x2, dx1, dx2, v, t: dx1 * x2 - t[3]})
+    h = hint_of(checks.check_g_trace, half_product)
     assert "the row v₁ = v₋₁·v₀" in h and "both factors vary" in h
 
     def swapped(x1, x2, dx1, dx2):
-        return g_tangents(x1, x2, dx2, dx1)
-    assert "seed the other way round" in hint_of(checks.check_g_tangents, swapped)
+        return g_trace(x1, x2, dx2, dx1)[0], g_trace(x1, x2, dx2, dx1)[1]
+    assert "seed the other way round" in hint_of(checks.check_g_trace, swapped)
 
-    def adds(x1, x2, dx1, dx2):
-        t = g_tangents(x1, x2, dx1, dx2)
-        t[4] = t[2] + t[3]
-        return t
-    assert "subtracts v̇₂" in hint_of(checks.check_g_tangents, adds)
-    assert "five tangents" in hint_of(checks.check_g_tangents, lambda *a: g_tangents(*a)[2:])
-    assert "raised" in hint_of(checks.check_g_tangents, lambda *a: 1 / 0)
+    adds = altered(tangents={4: lambda x1, x2, dx1, dx2, v, t: t[2] + t[3]})
+    assert "subtracts v̇₂" in hint_of(checks.check_g_trace, adds)
+
+    value_sign = altered(values={4: lambda x1, x2, dx1, dx2, v, t: v[2] + v[3]})
+    assert "first wrong value is number 4, the row v₃ = v₁ − v₂" in hint_of(checks.check_g_trace, value_sign)
+    assert "columns are swapped" in hint_of(checks.check_g_trace, lambda *a: g_trace(*a)[::-1])
+    assert "two lists of five" in hint_of(checks.check_g_trace, lambda *a: g_trace(*a)[1])
+    assert "raised" in hint_of(checks.check_g_trace, lambda *a: 1 / 0)
 
 
 def test_dg_dx2():
-    checks.check_dg_dx2(g_tangents(2.0, 3.0, 0.0, 1.0)[-1])
+    checks.check_dg_dx2(g_trace(2.0, 3.0, 0.0, 1.0)[1][-1])
     assert "∂g/∂x₁" in hint_of(checks.check_dg_dx2, 3.0)
     assert "sign of the cos derivative" in hint_of(checks.check_dg_dx2, 2 - math.sin(3))
     assert "rounded 2.14" in hint_of(checks.check_dg_dx2, 2.14)
@@ -75,7 +82,9 @@ def test_dg_dx2():
 def test_the_reference_tangent_column_is_the_closed_form():
     # independent of trace: v̇ for ẋ = (0, 1) at (2, 3)
     expected = [0, 1, 2, -math.sin(3), 2 + math.sin(3)]
-    assert checks._g_reference(2.0, 3.0, 0.0, 1.0) == pytest.approx(expected, rel=1e-14)
+    values, tangents = checks._g_reference(2.0, 3.0, 0.0, 1.0)
+    assert tangents == pytest.approx(expected, rel=1e-14)
+    assert values == pytest.approx([2, 3, 6, math.cos(3), 6 - math.cos(3)], rel=1e-14)
 
 
 # ----------------------------------------------------------------- Task 2.2

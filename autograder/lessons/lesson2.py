@@ -3,7 +3,7 @@ r"""Lesson 2, forward mode: the checks, the worked examples and the lesson's fig
 Checks (each prints a ✓ line or raises :class:`~autograder.checks.CheckFailure`):
 
 =============================  ===============================================
-``check_g_tangents``           Task 2.1: the tangent column of g = x₁x₂ − cos x₂, row by row
+``check_g_trace``              Task 2.1: values and tangents of g = x₁x₂ − cos x₂, row by row
 ``check_dg_dx2``               Task 2.1: ∂g/∂x₂ at (2, 3) read off one tangent sweep
 ``check_jvp``                  Task 2.2: ``jvp(f, x, v) -> (f(x), J v)`` on duals
 ``check_jacfwd``               Task 2.3: the Jacobian column by column, one JVP per column
@@ -92,7 +92,9 @@ G_TANGENT_RULES = ["v̇₋₁ = ẋ₁", "v̇₀ = ẋ₂", "v̇₁ = v̇₋₁�
 
 
 def _g_reference(x1, x2, dx1, dx2):
-    return _array(_trace(g_example, x1, x2, tangents=(dx1, dx2)).tangents, dtype=float)
+    """(values, tangents) of g's trace: two arrays of five."""
+    tr = _trace(g_example, x1, x2, tangents=(dx1, dx2))
+    return _array(tr.values, dtype=float), _array(tr.tangents, dtype=float)
 
 
 def _g_cases(seed, n):
@@ -108,41 +110,59 @@ _G_CASES = {VISIBLE_SEED: _g_cases(VISIBLE_SEED, 4), HIDDEN_SEED: _g_cases(HIDDE
 _G_EXPECTED = {s: [_g_reference(*c) for c in cases] for s, cases in _G_CASES.items()}
 
 
+def _g_columns(got):
+    """The student's (values, tangents) as two float arrays of length 5, or None."""
+    if not (_isinstance(got, (tuple, list)) and _len(got) == 2):
+        return None
+    values, tangents = _as_array(got[0]), _as_array(got[1])
+    if values is None or tangents is None or values.shape != (5,) or tangents.shape != (5,):
+        return None
+    return values, tangents
+
+
 def _g_hint(case, expected, got):
     if isinstance(got, _Raised):
         return "your code raised an exception on this input"
-    g = _as_array(got)
-    if g is None or g.shape != (5,):
-        return ("return the list of the five tangents [v̇₋₁, v̇₀, v̇₁, v̇₂, v̇₃], "
-                f"one per row; got {'shape ' + str(g.shape) if g is not None else type(got).__name__}")
+    columns = _g_columns(got)
+    if columns is None:
+        return ("return two lists of five numbers, (values, tangents): "
+                "[v₋₁, v₀, v₁, v₂, v₃] and [v̇₋₁, v̇₀, v̇₁, v̇₂, v̇₃]")
+    (values, tangents), (e_values, e_tangents) = columns, expected
     x1, x2, dx1, dx2 = case
-    if (dx1, dx2) != (dx2, dx1) and _same(g, _g_reference(x1, x2, dx2, dx1)):
+    for k in range(5):
+        if not _same(values[k], e_values[k], HAND):
+            extra = " — the columns are swapped: return (values, tangents)" \
+                if _same(values, e_tangents, HAND) else ""
+            return (f"the first wrong value is number {k}, the row {G_ROWS[k]}: expected "
+                    f"{_float(e_values[k])!r}, got {_float(values[k])!r}{extra}")
+    if (dx1, dx2) != (dx2, dx1) and _same(tangents, _g_reference(x1, x2, dx2, dx1)[1], HAND):
         return "you used the seed the other way round: v̇₋₁ = ẋ₁ = dx1 and v̇₀ = ẋ₂ = dx2"
     for k in range(5):
-        if not _same(g[k], expected[k]):
+        if not _same(tangents[k], e_tangents[k], HAND):
             extra = ""
-            if k == 3 and _same(g[k], -expected[k]):
+            if k == 3 and _same(tangents[k], -e_tangents[k]):
                 extra = " — the sign: d/dx cos x = −sin x"
-            elif k == 4 and _same(g[k], g[2] + g[3]):
+            elif k == 4 and _same(tangents[k], tangents[2] + tangents[3]):
                 extra = " — v₃ = v₁ − v₂, so its tangent subtracts v̇₂"
-            elif k == 2 and _same(g[k], dx1 * dx2) or k == 2 and _same(g[k], dx1 * x2):
+            elif k == 2 and (_same(tangents[k], dx1 * dx2) or _same(tangents[k], dx1 * x2)):
                 extra = " — both factors vary: v̇₁ = v̇₋₁·v₀ + v₋₁·v̇₀"
-            return (f"the first wrong entry is number {k}, the row {G_ROWS[k]}: expected "
-                    f"{_float(expected[k])!r}, got {_float(g[k])!r}; its tangent statement is "
+            return (f"the first wrong tangent is number {k}, the row {G_ROWS[k]}: expected "
+                    f"{_float(e_tangents[k])!r}, got {_float(tangents[k])!r}; its tangent statement is "
                     f"{G_TANGENT_RULES[k]}{extra}")
     return None
 
 
-def check_g_tangents(g_tangents, *, hidden=False):
-    """Task 2.1: ``g_tangents(x1, x2, dx1, dx2)`` is the tangent column of g's trace."""
+def check_g_trace(g_trace, *, hidden=False):
+    """Task 2.1: ``g_trace(x1, x2, dx1, dx2)`` is (values, tangents) of g's trace, row by row."""
     seed = HIDDEN_SEED if hidden else VISIBLE_SEED
-    what = "g_tangents(x1, x2, dx1, dx2)"
+    what = "g_trace(x1, x2, dx1, dx2)"
     for case, expected in zip(_G_CASES[seed], _G_EXPECTED[seed]):
-        got = _call(g_tangents, *case)
-        if not (_isinstance(got, (list, tuple, _np.ndarray)) and _same(got, expected, HAND)):
+        got = _call(g_trace, *case)
+        columns = None if isinstance(got, _Raised) else _g_columns(got)
+        if columns is None or not (_same(columns[0], expected[0], HAND) and _same(columns[1], expected[1], HAND)):
             raise CheckFailure(what, inputs=dict(zip(("x1", "x2", "dx1", "dx2"), case)),
                                expected=expected, got=got, hint=_g_hint(case, expected, got))
-    passed(f"{what}: every row of the tangent column", _len(_G_CASES[seed]))
+    passed(f"{what}: every row of the value and tangent columns", _len(_G_CASES[seed]))
 
 
 def check_dg_dx2(dg_dx2):
@@ -156,7 +176,7 @@ def check_dg_dx2(dg_dx2):
         raise CheckFailure("dg_dx2", expected=expected, got=dg_dx2,
                            hint="a single number: the last entry of the tangent column") from None
     if not math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-12):
-        hint = "∂g/∂x₂ comes from the seed ẋ = (0, 1): g_tangents(2.0, 3.0, 0.0, 1.0)[-1]"
+        hint = "∂g/∂x₂ comes from the seed ẋ = (0, 1): the last tangent of g_trace(2.0, 3.0, 0.0, 1.0)"
         if math.isclose(got, 3.0, rel_tol=1e-9):
             hint = "3 is ∂g/∂x₁ (seed ẋ = (1, 0)); for ∂g/∂x₂ seed ẋ = (0, 1)"
         elif math.isclose(got, 2 - _msin(3.0), rel_tol=1e-9):

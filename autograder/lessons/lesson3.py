@@ -36,6 +36,7 @@ from autodiff_ref import jvp as _ref_jvp
 from autodiff_ref import vjp as _ref_vjp
 from autodiff_ref import trace as _trace
 from autodiff_ref import value_and_grad as _ref_value_and_grad
+from autodiff_ref.trace import name as _row_name
 from autograder.checks import CheckFailure, is_close, passed
 
 _sin, _cos, _exp, _log, _tanh = _np.sin, _np.cos, _np.exp, _np.log, _np.tanh
@@ -360,7 +361,7 @@ class _Case:
     def __repr__(self):
         rows = "; ".join(r.operation for r in self.tr.rows[self.tr.n_inputs:])
         tail = f"; then {self.dead} entr{'y' if self.dead == 1 else 'ies'} after y" if self.dead else ""
-        return f"{self.name} at {self.args}: {rows}{tail}; y = v{self.tr.output_indices[0]}"
+        return f"{self.name} at {self.args}: {rows}{tail}; y = {_row_name(self.tr.output_indices[0])}"
 
 
 def _backward_cases(seed, n_random):
