@@ -487,18 +487,18 @@ def mutants(source):
         yield m.description, ast.unparse(tree)
 
 
-#: Mutants that compute the same function on every input (so no check can kill
-#: them), with the reason. The test fails if one of these is killed (then the
-#: list is stale) or if any other mutant survives beyond the 95 % target.
+#: Mutants that compute the same function on every input, so no check can kill
+#: them: (solution cell, mutation, the mutated line) -> why. The test fails if
+#: one of them stops surviving (the list is stale) or if the score without
+#: them drops under 95 %.
 EQUIVALENT = {
     ("task21-bce", "swap the first two arguments", "np.maximum(0.0, z)"):
         "max is symmetric",
     ("task21-bce", "0.0 → 1.0", "np.maximum(z, 1.0)"):
-        "log(1+e^z) = m + log(e^-m + e^(z-m)) holds for any m; m = max(z, 1) keeps every exponent ≤ 0",
-    ("task21-bce", ".maximum → .minimum", "np.minimum(z, 0.0)"): None,  # not equivalent: overflows (must die)
-    ("task23-logistic-gradient", "drop the subscript", None): None,
+        "log(1 + e^z) = m + log(e^-m + e^(z-m)) for any m; with m = max(z, c) every exponent stays ≤ |c|",
+    ("task21-bce", "0.0 → -1.0", "np.maximum(z, -1.0)"):
+        "the same identity with c = -1",
 }
-EQUIVALENT = {k: v for k, v in EQUIVALENT.items() if v}
 
 
 def run_mutant(gid, mutated, deadline=20):
@@ -549,7 +549,7 @@ def test_mutation_score_is_at_least_95_percent():
     print(f"\nlesson 8 mutants: {total}, killed {total - len(survivors)}, equivalent {len(equivalent)}, "
           f"score {score:.1%} (raw {(total - len(survivors)) / total:.1%})\nsurvivors:\n{report}")
     assert score >= 0.95, report
-    assert not real or score >= 0.95
+    print("not equivalent:", real)
     for key in EQUIVALENT:      # every declared equivalent mutant is generated and survives
         assert any(s[0] == key[0] and s[1].endswith(key[1]) and key[2] in s[2] for s in survivors), key
 

@@ -17,6 +17,7 @@ code runs. It has four parts, in this order:
 4. **Demos**: the plots and widgets of the notebook, including the PyTorch
    comparison (run only when ``import torch`` works).
 """
+import contextlib
 import time
 import types
 from typing import NamedTuple
@@ -1192,34 +1193,88 @@ def descent_widget(descent=None):
         steps=widgets.IntSlider(min=1, max=200, value=40, description="steps", continuous_update=False))
 
 
-def time_per_call(fn, repeats=5):
-    """The shortest wall time of fn() over `repeats` calls (seconds), after one warm-up call.
+@contextlib.contextmanager
+def one_blas_thread():
+    """Run a block with numpy's OpenBLAS on one thread; elsewhere, change nothing.
 
-    The minimum, as ``timeit`` recommends: what a call costs when nothing
-    else (another process, the garbage collector) gets in the way.
+    On a busy machine a multi-threaded matrix product can wait milliseconds
+    for its threads to be scheduled, so a timing curve shows the scheduler
+    instead of the operation count. This does what ``threadpoolctl`` does,
+    for the OpenBLAS that numpy's wheels bundle (found among the loaded
+    libraries on Linux); if it is not found, the block runs unchanged.
     """
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+    setter = getter = None
+    try:
+        import ctypes
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line})
+        for path in paths:
+            lib = ctypes.CDLL(path)
+            for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("scipy_openblas", ""),
+                                   ("openblas", "")):
+                if hasattr(lib, f"{prefix}_set_num_threads{suffix}"):
+                    setter = getattr(lib, f"{prefix}_set_num_threads{suffix}")
+                    getter = getattr(lib, f"{prefix}_get_num_threads{suffix}")
+                    break
+            if setter:
+                break
+    except (OSError, AttributeError):
+        setter = None
+    if setter is None:
+        yield
+        return
+    before = getter()
+    setter(1)
+    try:
+        yield
+    finally:
+        setter(before)
+
+
+def time_per_call(fn, repeats=5):
+    """The CPU time of one call of fn() (seconds): the shortest of `repeats`, after a warm-up call.
+
+    CPU time of this process, on one BLAS thread (:func:`one_blas_thread`):
+    the time the computation itself takes, not the time other programs on a
+    shared machine hold the processor. The minimum, as ``timeit`` recommends.
+    """
+    with one_blas_thread():
         fn()
-        times.append(time.perf_counter() - t0)
+        times = []
+        for _ in range(repeats):
+            t0 = time.process_time()
+            fn()
+            times.append(time.process_time() - t0)
     return float(min(times))
 
 
 def plot_forward_vs_reverse(dims, t_forward, t_reverse, n):
-    """Time per gradient against the number of parameters d, log-log, with slope guides."""
+    """Left: time per gradient against d (log-log, with ∝ d and ∝ d² guides). Right: their ratio."""
     plt = _plt()
     dims, t_f, t_r = _asarray(dims, float), _asarray(t_forward) * 1e3, _asarray(t_reverse) * 1e3
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.loglog(dims, t_f, "o-", color=_COLORS["forward"], lw=2, label="forward mode, identity tangent (d directions)")
-    ax.loglog(dims, t_r, "s-", color=_COLORS["reverse"], lw=2, label="reverse mode, grad (one sweep)")
-    ax.loglog(dims, t_f[-1] * dims / dims[-1], ":", color="gray", lw=1, label="∝ d")
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
+    ax.loglog(dims, t_f, "o-", color=_COLORS["forward"], lw=2, label="forward mode: Dual(w, I), d directions")
+    ax.loglog(dims, t_r, "s-", color=_COLORS["reverse"], lw=2, label="reverse mode: grad, one sweep")
+    ax.loglog(dims, t_f[-1] * (dims / dims[-1]) ** 2, ":", color="gray", lw=1.2, label="∝ d²")
+    ax.loglog(dims, t_r[-1] * dims / dims[-1], "--", color="gray", lw=1, label="∝ d")
+    ax.set_ylim(min(t_r.min(), t_f.min()) / 2, t_f.max() * 2)
     ax.set_xlabel("number of parameters d")
-    ax.set_ylabel("time per gradient (ms)")
-    ax.set_title(f"Logistic regression, N = {n} samples: one gradient")
+    ax.set_ylabel("CPU time per gradient (ms)")
+    ax.set_title(f"Logistic regression, N = {n}: one gradient")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
+    ratio = t_f / t_r
+    bx.loglog(dims, ratio, "o-", color="black", lw=2)
+    bx.axhline(1.0, color="gray", lw=0.8)
+    for d, r in zip(dims[::2], ratio[::2]):
+        bx.annotate(f"{r:.3g}×", (d, r), textcoords="offset points", xytext=(-30, 6), fontsize=8,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+    bx.set_ylim(0.5, ratio.max() * 2.5)
+    bx.set_xlim(dims[0] / 1.4, dims[-1] * 1.4)
+    bx.set_xlabel("number of parameters d")
+    bx.set_ylabel("forward time ÷ reverse time")
+    bx.set_title("how many times slower forward mode is")
+    bx.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     plt.show()
 
@@ -1322,7 +1377,7 @@ def train_with_torch(params0, X, y, lr, schedule, dtype="float64"):
     first time imports PyTorch's compiler stack, seconds that are not training.
     PyTorch runs on one thread: these tensors are tiny, and extra threads only
     add synchronisation. Returns ``{"loss": full-data loss after each epoch,
-    "seconds": time of each epoch, "params": the final parameters}``.
+    "seconds": CPU time of each epoch, "params": the final parameters}``.
     """
     import torch
     tdtype = getattr(torch, dtype)
@@ -1341,7 +1396,7 @@ def train_with_torch(params0, X, y, lr, schedule, dtype="float64"):
     losses, seconds = [], []
     try:
         for batches in schedule:
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             for idx in batches:
                 index = torch.as_tensor(idx)
                 loss = bce(logits(Xt[index]), yt[index])
@@ -1350,7 +1405,7 @@ def train_with_torch(params0, X, y, lr, schedule, dtype="float64"):
                     for p in params:
                         p -= lr * p.grad
                         p.grad = None
-            seconds.append(time.perf_counter() - t0)
+            seconds.append(time.process_time() - t0)
             with torch.no_grad():
                 losses.append(float(bce(logits(Xt), yt)))
     finally:
@@ -1385,8 +1440,8 @@ def plot_training(ours, theirs, params, X, y):
         patch.set_alpha(0.6)
     for i, tms in enumerate(times):
         bx.text(i + 1, np.median(tms), f" {np.median(tms):.2f} ms", va="center", ha="left", fontsize=8)
-    bx.set_ylabel("time per epoch (ms)")
-    bx.set_title("time per epoch")
+    bx.set_ylabel("CPU time per epoch (ms)")
+    bx.set_title(f"time per epoch ({len(times[0])} epochs)")
     bx.grid(True, axis="y", alpha=0.3)
 
     (xmin, ymin), (xmax, ymax) = X.min(axis=0) - 0.3, X.max(axis=0) + 0.3
