@@ -28,7 +28,7 @@ import numpy as np
 
 from . import core
 from .dual import jvp_rules, ELEMENTWISE
-from .reverse import Box, Tape, _as_float, vjp_rules
+from .reverse import Box, Tape, _as_float
 
 __all__ = ["trace", "Trace", "Row", "Constant", "subscript", "name"]
 

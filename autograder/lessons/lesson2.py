@@ -24,11 +24,11 @@ from autodiff_ref import Dual as _Dual
 from autodiff_ref import jacfwd as _ref_jacfwd
 from autodiff_ref import jvp as _ref_jvp
 from autodiff_ref import trace as _trace
-from autograder.checks import CheckFailure, is_close, passed, show
+from autograder.checks import CheckFailure, is_close, passed
 
-_sin, _cos, _exp, _log, _tanh, _sqrt = _np.sin, _np.cos, _np.exp, _np.log, _np.tanh, _np.sqrt
+_sin, _cos, _exp, _log, _tanh = _np.sin, _np.cos, _np.exp, _np.log, _np.tanh
 _stack, _sum, _asarray, _array, _eye = _np.stack, _np.sum, _np.asarray, _np.array, _np.eye
-_ones, _zeros, _shape, _ndim = _np.ones, _np.zeros, _np.shape, _np.ndim
+_ones, _shape, _ndim = _np.ones, _np.shape, _np.ndim
 _msin, _mcos = math.sin, math.cos
 _float, _len, _isinstance = float, len, isinstance
 VISIBLE_SEED, HIDDEN_SEED = 0, 1
