@@ -150,6 +150,12 @@ def _cases():
         ("2.0**x", lambda x: 2.0 ** x, x3), ("-x", lambda x: -x, x3), ("+x", lambda x: +x * 1.5, x3),
         ("abs(x)", lambda x: abs(x), args(away((3,)))),
         ("x*y-scalars", lambda x, y: x * y - x / y + x ** y, args(box((), 0.5, 2), box((), 0.5, 2))),
+        # Python floats and ints on either side of a scalar: the tape's fast path for scalar arithmetic
+        ("scalar with constants", lambda x: (2 + x) * 3 - (1 - x) / 2 + 2 / x - x / 4 + (x - 1) * (x + 0.5),
+         args(away(()))),
+        ("scalar x scalar", lambda x, y: (x + y) * (x - y) / (y * y + 1) - y / x, args(away(()), box((), -2, 2))),
+        ("scalar with numpy scalars", lambda x: np.float64(2.0) * x + x * np.float64(3.0) - np.int64(2) / x,
+         args(away(()))),
         ("x@y", lambda x, y: x @ y, args(box((2, 3), -2, 2), box((3,), -2, 2))),
         ("C@x", lambda x: C23 @ x, x3), ("list@x", lambda x: C23.tolist() @ x, x3), ("x@C", lambda x: x @ C23.T, x3),
     ]
