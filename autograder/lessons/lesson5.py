@@ -805,7 +805,7 @@ def extended_system_widget(tr):
         plt.show()
 
     step = widgets.IntSlider(value=0, min=0, max=l, description="step", continuous_update=False)
-    mode = widgets.ToggleButtons(options=["forward  (A₁ first)", "reverse  (A_lᵀ first)"],
+    mode = widgets.ToggleButtons(options=["forward  (A₁ first)", f"reverse  (A{_sub(l)}ᵀ first)"],
                                  description="mode")
     out = widgets.interactive_output(draw, {"k": step, "mode": mode})
     return widgets.VBox([widgets.HBox([step, mode]), out])
