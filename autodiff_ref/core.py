@@ -211,8 +211,17 @@ def _normalize_axis(axis, ndim):
 def _untake(g, index, shape):
     """The transpose of ``x[index]``: a zero array of `shape` with `g` added at `index`."""
     out = np.zeros(shape, dtype=np.result_type(g, float))
-    np.add.at(out, index, g)
+    if _is_basic(index):  # a view: every position appears at most once
+        out[index] = g
+    else:  # integer arrays may repeat a position: accumulate
+        np.add.at(out, index, g)
     return out
+
+
+def _is_basic(index):
+    """True for numpy's basic indexing (ints, slices, ``...``, ``None``)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
 
 
 def lowered_exponent(y):

@@ -145,11 +145,11 @@ class Box(Tracer):
         x = self.value
         if other.__class__ is Box and other.tape is tape:
             y, px, py = other.value, self.index, other.index
-        elif other.__class__ is float or other.__class__ is int:
+        elif other.__class__ in _SCALARS:
             y, px, py = other, self.index, None
         else:
             return None
-        if x.__class__ is not float or y.__class__ is not float and y.__class__ is not int:
+        if x.__class__ not in _SCALARS or y.__class__ not in _SCALARS:
             return None
         if swap:
             x, y, px, py = y, x, py, px
@@ -205,6 +205,7 @@ class Box(Tracer):
 
 
 _ONES, _ONE_MINUS_ONE = (1.0, 1.0), (1.0, -1.0)
+_SCALARS = {float, int, np.float64}
 
 
 def _unbroadcast(ct, like):
