@@ -2,7 +2,7 @@ r"""Shared timing helpers for the benchmark scripts in this folder.
 
 The whole API (keep it this small):
 
-``measure(candidates, repeats=7, warmup=1, number=1)``
+``measure(candidates, repeats=7, warmup=1, number=1, clock=None)``
     Time several callables *in the same run*, round-robin: repeat r times
     every candidate once before repeat r+1 starts, so a neighbour's burst of
     load on a shared machine hits all candidates alike. Returns
@@ -11,15 +11,21 @@ The whole API (keep it this small):
     **on** while timing (collection cost is part of what we measure);
     ``gc.collect()`` runs before each timed call so every candidate starts
     from the same clean heap. A candidate that must run with the collector
-    off says so itself (see :func:`gc_off`).
+    off says so itself (see :func:`gc_off`). `clock` defaults to the one
+    chosen on the command line (``--clock``), else wall time.
 
 ``print_table(title, timings, reference=None, per=1, unit="µs", notes=None)``
     Print one table: name, median, median per `per` operations (when
     ``per > 1``), and the ratio to the `reference` row.
 
 ``parse_args(description, argv=None, default_repeats=7)``
-    The common command line: ``--quick`` (tiny sizes, for the smoke tests)
-    and ``--repeats N``.
+    The common command line: ``--quick`` (tiny sizes, for the smoke tests),
+    ``--repeats N`` and ``--clock {wall,cpu}``. ``cpu`` times with
+    :func:`time.process_time` (user + system CPU time of this process, page
+    faults included): on a loaded machine it leaves out the time spent
+    waiting for a core, which wall time does not. It is only meaningful
+    single-threaded (the default, see below). Every script run by
+    ``run_all.py`` must use it (run_all passes these options through).
 
 ``Agreement``
     Collects "do the peers compute the same numbers?" checks; ``finish()``
@@ -79,7 +85,11 @@ class Timing:
         return (max(self.samples) - min(self.samples)) / self.median if self.median else 0.0
 
 
-def measure(candidates, repeats=7, warmup=1, number=1):
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+_default_clock = "wall"
+
+
+def measure(candidates, repeats=7, warmup=1, number=1, clock=None):
     """Round-robin timing of ``{name: zero-argument callable}``.
 
     Each candidate is called `warmup` times untimed first (imports, caches,
@@ -87,8 +97,10 @@ def measure(candidates, repeats=7, warmup=1, number=1):
     consecutive calls of every candidate. Returns ``{name: Timing}`` in the
     order given; ``Timing.samples`` hold seconds per call.
     `repeats` may be a dict ``{name: n}`` so that a slow peer runs fewer
-    rounds (it then sits out the later rounds).
+    rounds (it then sits out the later rounds). `clock` is "wall" or "cpu"
+    (default: what ``--clock`` chose, else "wall").
     """
+    now = CLOCKS[clock or _default_clock]
     if not candidates:
         raise ValueError("measure: no candidates to time")
     rounds = repeats if isinstance(repeats, dict) else dict.fromkeys(candidates, repeats)
@@ -104,10 +116,10 @@ def measure(candidates, repeats=7, warmup=1, number=1):
             if r >= rounds[name]:
                 continue
             gc.collect()
-            start = time.perf_counter()
+            start = now()
             for _ in range(number):
                 fn()
-            timings[name].samples.append((time.perf_counter() - start) / number)
+            timings[name].samples.append((now() - start) / number)
     return timings
 
 
@@ -170,12 +182,17 @@ def print_table(title, timings, reference=None, per=1, unit="µs", per_unit=None
 
 
 def parse_args(description, argv=None, default_repeats=7):
-    """``--quick`` (tiny sizes, a smoke test) and ``--repeats N`` (default `default_repeats`; 2 with --quick)."""
+    """``--quick`` (tiny sizes, a smoke test), ``--repeats N`` (default `default_repeats`; 2 with
+    --quick) and ``--clock {wall,cpu}`` (sets the default clock of :func:`measure`)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and few repeats: checks the script runs, times nothing useful")
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds per candidate")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="wall time (default) or this process's CPU time (robust to a loaded machine)")
     args = parser.parse_args(argv)
+    global _default_clock
+    _default_clock = args.clock
     if args.repeats is None:
         args.repeats = 2 if args.quick else default_repeats
     if args.repeats < 1:
@@ -224,4 +241,4 @@ def machine_summary():
     """One line naming the interpreter, numpy, CPUs, BLAS threads and the date, for table titles."""
     return (f"Python {platform.python_version()}, numpy {np.__version__}, "
             f"{os.cpu_count()} CPUs, {os.environ.get('OMP_NUM_THREADS')} BLAS/OpenMP thread(s), "
-            f"{time.strftime('%Y-%m-%d')}")
+            f"{_default_clock} clock, {time.strftime('%Y-%m-%d')}")

@@ -3,12 +3,13 @@ r"""Run every benchmark script in this folder and print all their tables.
 A benchmark script is a file named ``b<digit>*.py`` (b1_scalar_tape.py, …) or
 ``*_bench.py`` (autograde_bench.py, …). Each runs in its own interpreter, one
 after the other (never in parallel: they would time each other), with the
-options given here passed through, so every script must accept ``--quick``
-and ``--repeats N`` (``_timing.parse_args`` provides both).
+options given here passed through, so every script must accept ``--quick``,
+``--repeats N`` and ``--clock {wall,cpu}`` (``_timing.parse_args`` provides them).
 
     python benchmarks/run_all.py              # full sizes: a few minutes
     python benchmarks/run_all.py --quick      # tiny sizes: does everything still run?
     python benchmarks/run_all.py --only b1 b3 # scripts whose name contains b1 or b3
+    python benchmarks/run_all.py --clock cpu  # CPU time: steadier on a loaded machine
 
 At the end: one line per script (exit status, wall time) and every
 "target met / MISSED" line. Exits 1 if a script failed (a crash, or peers
@@ -49,11 +50,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="passed to every script: tiny sizes")
     parser.add_argument("--repeats", type=int, help="passed to every script: timed rounds")
+    parser.add_argument("--clock", choices=("wall", "cpu"), help="passed to every script: what to time")
     parser.add_argument("--only", nargs="+", default=(), metavar="NAME",
                         help="run only the scripts whose file name contains one of these")
     args = parser.parse_args(argv)
     passthrough = (["--quick"] if args.quick else []) + \
-        (["--repeats", str(args.repeats)] if args.repeats else [])
+        (["--repeats", str(args.repeats)] if args.repeats else []) + \
+        (["--clock", args.clock] if args.clock else [])
     chosen = scripts(args.only)
     if not chosen:
         parser.error(f"no benchmark script matches {list(args.only)} in {HERE}")

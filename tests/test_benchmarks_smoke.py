@@ -140,3 +140,20 @@ def test_print_table_shows_ratios_to_the_reference(timing, capsys):
     assert slow_line.split()[4] == "3" and slow_line.endswith("a note")
     with pytest.raises(ValueError, match="no row named"):
         timing.print_table("demo", rows, reference="missing")
+
+
+def test_clock_option_picks_cpu_time(timing):
+    args = timing.parse_args("demo", ["--quick", "--clock", "cpu"])
+    try:
+        assert (args.quick, args.repeats, args.clock) == (True, 2, "cpu")
+        assert "cpu clock" in timing.machine_summary()
+        # a sleep costs wall time but (almost) no CPU time
+        import time
+        slept = timing.measure({"sleep": lambda: time.sleep(0.02)}, repeats=2, warmup=0)["sleep"]
+        assert slept.median < 0.01
+        walled = timing.measure({"sleep": lambda: time.sleep(0.02)}, repeats=2, warmup=0, clock="wall")
+        assert walled["sleep"].median >= 0.02
+    finally:
+        timing.parse_args("demo", [])  # back to the wall clock for the other tests
+    with pytest.raises(SystemExit):
+        timing.parse_args("demo", ["--clock", "sundial"])
