@@ -1351,9 +1351,9 @@ def rnn_widget():
     import ipywidgets as widgets
     return widgets.interact(
         show_rnn,
-        rho=widgets.FloatSlider(min=0.3, max=2.5, step=0.05, value=0.9, description="ρ(W)",
+        rho=widgets.FloatSlider(min=0.3, max=3.0, step=0.05, value=0.9, description="ρ(W)",
                                 continuous_update=False),
-        activation=widgets.ToggleButtons(options=["tanh", "linear"], value="tanh", description="activation"),
+        activation=widgets.Dropdown(options=["tanh", "linear"], value="tanh", description="activation"),
         T=widgets.fixed(50))
 
 
