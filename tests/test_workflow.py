@@ -1,0 +1,430 @@
+"""The instructor's nbgrader cycle through the real nbgrader, on the fixture
+assignment (fast) and on every lesson of the course.
+
+Expected scores are derived from the notebooks' own metadata (points per
+graded cell) and from what each submission does, never from the grader's output.
+"""
+import csv
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from autograder import grading, notebooks
+from autograder.cli import main as cli_main
+from autograder.workflow import Course, REPO
+
+from conftest import COURSE, FIXTURE, FIXTURE_COURSE, lesson_names, make_course
+
+LESSONS = lesson_names()
+
+
+def release_and_source(course, assignment):
+    return (notebooks.read(course.release_notebooks(assignment)[0]),
+            notebooks.read(course.source_notebook(assignment)))
+
+
+def points_of(nb):
+    return {gid: pts for _, gid, pts in notebooks.graded_cells(nb)}
+
+
+def write_all(folder, subs):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, nb in subs.items():
+        if isinstance(nb, (bytes, str)):
+            (folder / f"{name}.ipynb").write_text(nb if isinstance(nb, str) else nb.decode())
+        else:
+            notebooks.write(nb, folder / f"{name}.ipynb")
+    return folder
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+def test_config_is_relative_to_its_own_directory(tmp_path):
+    course = make_course(tmp_path / "c", fixture=True)
+    cfg = course.config()
+    assert cfg.CourseDirectory.course_id == "autodiff"
+    assert cfg.CourseDirectory.root == str(tmp_path / "c")
+    assert cfg.CourseDirectory.db_url == f"sqlite:///{tmp_path / 'c' / 'gradebook.db'}"
+    assert (tmp_path / "c" / "exchange").is_dir(), "the formgrader warns when the exchange is missing"
+    assert cfg.Execute.timeout > 0
+    names = [p.__name__ for p in cfg.GenerateFeedback.preprocessors]
+    assert names.index("HideHiddenTestTracebacks") < names.index("ClearHiddenTests")
+    assert "TamperScan" in [p.__name__ for p in cfg.Autograde.autograde_preprocessors]
+
+
+def test_unknown_assignment_is_a_clear_error(tmp_path, capsys):
+    make_course(tmp_path / "c", fixture=True)
+    code = cli_main(["--course", str(tmp_path / "c"), "generate", "lesson99_nothing"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "unknown assignment" in err and FIXTURE in err
+
+
+# --- generate_assignment ---------------------------------------------------------------------------
+
+def assert_release_is_clean(course, assignment):
+    release, source = release_and_source(course, assignment)
+    text = json.dumps([c.source for c in release.cells])
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text, f"{marker} left in the release of {assignment}"
+    for cell in source.cells:
+        src = notebooks.source_text(cell)
+        for line in notebooks.hidden_test_lines(src):
+            assert line not in text, f"hidden test line {line!r} leaked into the release"
+        for start, end in notebooks.solution_regions(src):
+            for line in src.split("\n")[start:end]:
+                if len(line.strip()) > 12 and not line.strip().startswith("#"):
+                    assert line.strip() not in text, f"solution line {line.strip()!r} leaked into the release"
+    stubs = [c for c in release.cells if notebooks.is_solution(c)]
+    assert stubs and all("YOUR CODE HERE" in c.source for c in stubs)
+    assert points_of(release) == points_of(source), "graded cells and points must survive generation"
+    assert all(not c.get("outputs") for c in release.cells if c.cell_type == "code")
+
+
+def test_generate_fixture_strips_solutions_and_hidden_tests(generated_fixture_course):
+    assert_release_is_clean(generated_fixture_course, FIXTURE)
+
+
+# --- grading through the real nbgrader --------------------------------------------------------------
+
+def expected_for_wrong(wrong, pts):
+    return sum(p for gid, p in pts.items() if gid not in wrong["fails"])
+
+
+def check_standard_results(course, assignment, results):
+    """solution: full marks; blank: 0, graded; wrong submissions: exactly their cells lost."""
+    release, source = release_and_source(course, assignment)
+    pts = points_of(source)
+    full = sum(pts.values())
+    by = {r.student: r for r in results}
+    sol = by["solution"]
+    assert sol.ok, sol.problems
+    failing = [(c.grade_id, c.message) for c in sol.cells if c.status != grading.STATUS_PASSED]
+    assert sol.score == full and not failing, f"the solution of {assignment} loses points: {failing}"
+    assert not sol.problems, sol.problems
+    blank = by["blank"]
+    assert blank.ok, f"the blank release crashed the grader: {blank.problems}"
+    assert blank.score == 0
+    wrong_file = course.wrong_submissions_dir / f"{assignment}.json"
+    for i, wrong in enumerate(notebooks.load_wrong_submissions(wrong_file)):
+        r = by[f"wrong{i:02d}"]
+        assert r.ok, r.problems
+        assert 0 < r.score < full, f"{wrong['name']}: partial marks expected, got {r.score}/{full}"
+        assert r.score == expected_for_wrong(wrong, pts), (wrong["name"], [(c.grade_id, c.score) for c in r.cells])
+        for c in r.cells:
+            for text in wrong["fails"].get(c.grade_id, []):
+                assert text in c.message, f"{wrong['name']}: {c.grade_id} feedback lacks {text!r}: {c.message!r}"
+
+
+def standard_submissions(course, assignment):
+    release, source = release_and_source(course, assignment)
+    subs = {"solution": notebooks.make_submission(release, source), "blank": notebooks.make_submission(release)}
+    wrong_file = course.wrong_submissions_dir / f"{assignment}.json"
+    if not wrong_file.exists():
+        pytest.fail(f"{assignment} has no realistic wrong submission: add {wrong_file.relative_to(course.root)} "
+                    f"in the course (format: autograder.notebooks.load_wrong_submissions)")
+    for i, wrong in enumerate(notebooks.load_wrong_submissions(wrong_file)):
+        subs[f"wrong{i:02d}"] = notebooks.make_submission(release, source, replace=wrong["replace"])
+    return subs
+
+
+@pytest.mark.slow
+def test_fixture_solution_blank_and_wrong(fixture_course, tmp_path):
+    folder = write_all(tmp_path / "incoming", standard_submissions(fixture_course, FIXTURE))
+    results = grading.autograde(fixture_course, folder, FIXTURE, jobs=2, log=lambda m: None)
+    check_standard_results(fixture_course, FIXTURE, results)
+
+
+@pytest.fixture(scope="module", params=LESSONS)
+def generated_lesson(request, tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp(request.param) / "course", [request.param])
+    course.generate([request.param], log=lambda m: None)
+    return course, request.param
+
+
+@pytest.mark.slow
+def test_lesson_release_is_clean(generated_lesson):
+    course, assignment = generated_lesson
+    assert_release_is_clean(course, assignment)
+
+
+@pytest.mark.slow
+def test_lesson_solution_blank_and_wrong(generated_lesson, tmp_path):
+    course, assignment = generated_lesson
+    folder = write_all(tmp_path / "incoming", standard_submissions(course, assignment))
+    results = grading.autograde(course, folder, assignment, log=lambda m: None)
+    check_standard_results(course, assignment, results)
+
+
+# --- a class of 31 mixed submissions, graded in parallel ----------------------------------------------
+
+def fixture_batch(course):
+    """(submissions, expected {student: {grade_id: score}}) for the fixture."""
+    release, source = release_and_source(course, FIXTURE)
+    pts = points_of(source)
+    full = dict(pts)
+    zero = {g: 0.0 for g in pts}
+    task1 = ["test_central_visible", "test_central_hidden", "test_error_order"]
+    wrongs = notebooks.load_wrong_submissions(course.wrong_submissions_dir / f"{FIXTURE}.json")
+    subs, expect = {}, {}
+    for i in range(10):
+        subs[f"sol{i:02d}"], expect[f"sol{i:02d}"] = notebooks.make_submission(release, source), full
+    for i in range(6):
+        subs[f"blank{i:02d}"], expect[f"blank{i:02d}"] = notebooks.make_submission(release), zero
+    for k, wrong in enumerate(wrongs):
+        for i in range(2):
+            sid = f"wrong{k}{i}"
+            subs[sid] = notebooks.make_submission(release, source, replace=wrong["replace"])
+            expect[sid] = {g: (0.0 if g in wrong["fails"] else p) for g, p in pts.items()}
+    good = notebooks.make_submission(release, source)
+    for i in range(2):
+        subs[f"broken{i}"] = json.dumps(good)[: 900 + 50 * i]       # malformed JSON
+        expect[f"broken{i}"] = zero
+    for i in range(2):   # a deleted graded cell is put back and graded
+        subs[f"deleted{i}"] = notebooks.make_submission(release, source, remove=["test_central_hidden"])
+        expect[f"deleted{i}"] = full
+    loop = "# Task 1: the central difference\ndef central_difference(f, x, h):\n    while True:\n        pass"
+    for i in range(2):   # every call loops: the three task-1 test cells time out
+        subs[f"loop{i}"] = notebooks.make_submission(release, source, replace={"central_difference": loop})
+        expect[f"loop{i}"] = {g: (0.0 if g in task1 else p) for g, p in pts.items()}
+    die = "# Task 2\nimport os\nos._exit(3)\ndef grad_sum_squares(x):\n    return 2 * x"
+    for i in range(2):   # the kernel dies in task 2: task 1 keeps its points
+        subs[f"dies{i}"] = notebooks.make_submission(release, source, replace={"grad_sum_squares": die})
+        expect[f"dies{i}"] = {g: (0.0 if g == "test_grad" else p) for g, p in pts.items()}
+    cheat = ("# Task 2\ndef grad_sum_squares(x):\n    return x\n"
+             "checks.check_sum_squares_grad = checks.check_sum_squares_grad_hidden = lambda *a, **k: None")
+    subs["cheat"] = notebooks.make_submission(release, source, replace={"grad_sum_squares": cheat})
+    expect["cheat"] = {g: (0.0 if g == "test_grad" else p) for g, p in pts.items()}
+    return subs, expect
+
+
+@pytest.mark.slow
+def test_batch_of_mixed_submissions_in_parallel(fixture_course, tmp_path):
+    subs, expect = fixture_batch(fixture_course)
+    assert len(subs) >= 30
+    folder = write_all(tmp_path / "incoming", subs)
+    out = tmp_path / "grades.csv"
+    code = cli_main(["--course", str(fixture_course.root), "autograde", str(folder), "-a", FIXTURE,
+                     "--jobs", "2", "--csv", str(out), "--json", str(tmp_path / "results.json")])
+    assert code == 0
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    assert set(rows) == set(expect), "every submission, even a broken one, gets a row"
+    for student, cells in expect.items():
+        row = rows[student]
+        assert row["assignment"] == FIXTURE
+        for gid, score in cells.items():
+            assert float(row[gid]) == score, (student, gid, row)
+        assert float(row["total"]) == sum(cells.values()), (student, row)
+        assert float(row["max_score"]) == 5.0
+    assert rows["cheat"]["needs_manual_grade"] == "1" and rows["sol00"]["needs_manual_grade"] == "0"
+
+    results = {r["student"]: r for r in json.loads((tmp_path / "results.json").read_text())}
+    assert results["broken0"]["status"] == "error" and "JSON" in results["broken0"]["problems"][0]
+    loop_cells = {c["grade_id"]: c for c in results["loop0"]["cells"]}
+    assert loop_cells["test_central_visible"]["status"] == grading.STATUS_TIMEOUT, "timeouts are per question"
+    assert loop_cells["test_grad"]["status"] == grading.STATUS_PASSED
+    dies = {c["grade_id"]: c["status"] for c in results["dies0"]["cells"]}
+    assert dies["test_grad"] == grading.STATUS_NOT_RUN and dies["test_central_visible"] == grading.STATUS_PASSED
+    assert any("kernel died" in p for p in results["dies0"]["problems"])
+    assert any("tampering" in p for p in results["cheat"]["problems"])
+
+    plot = tmp_path / "grades.png"
+    assert cli_main(["--course", str(fixture_course.root), "export", "--csv", str(tmp_path / "all.csv"),
+                     "--plot", str(plot)]) == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "all.csv").read_text() == out.read_text()
+
+
+@pytest.mark.slow
+def test_parallel_grades_equal_stock_serial_nbgrader(fixture_course, tmp_path):
+    """Same submissions, same config: our pool vs plain `nbgrader autograde` in a copy."""
+    import shutil
+    subs, _ = fixture_batch(fixture_course)
+    keep = ["sol00", "blank00", "wrong00", "wrong10", "wrong20", "deleted0", "dies0", "cheat"]
+    folder = write_all(tmp_path / "incoming", {k: subs[k] for k in keep})
+    stock_root = tmp_path / "stock"
+    shutil.copytree(fixture_course.root, stock_root)
+    stock = Course(stock_root)
+    grading.stage_submissions(stock, folder, FIXTURE)
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", FIXTURE], cwd=stock_root,
+                          env=stock.env(), capture_output=True, text=True)
+    assert "Traceback" not in proc.stdout
+    grading.autograde(fixture_course, folder, FIXTURE, jobs=2, log=lambda m: None)
+    ours = {(r["student"], q): s for r in fixture_course.grades() for q, s in r["questions"].items()}
+    theirs = {(r["student"], q): s for r in stock.grades() for q, s in r["questions"].items()}
+    assert ours == theirs
+    assert len(ours) == len(keep) * 4
+
+
+# --- feedback ------------------------------------------------------------------------------------------
+
+def hidden_identifiers(source_nb):
+    """Names called only inside hidden-test regions."""
+    hidden = " ".join(line for c in source_nb.cells for line in notebooks.hidden_test_lines(notebooks.source_text(c)))
+    visible = " ".join(notebooks.strip_hidden_tests(notebooks.source_text(c)) for c in source_nb.cells)
+    names = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]{6,}", hidden)) - set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", visible))
+    return names
+
+
+@pytest.mark.slow
+def test_feedback_has_no_hidden_tests(fixture_course, tmp_path):
+    release, source = release_and_source(fixture_course, FIXTURE)
+    wrong = notebooks.load_wrong_submissions(fixture_course.wrong_submissions_dir / f"{FIXTURE}.json")[0]
+    folder = write_all(tmp_path / "incoming", {
+        "good": notebooks.make_submission(release, source),
+        "wrong": notebooks.make_submission(release, source, replace=wrong["replace"])})
+    grading.autograde(fixture_course, folder, FIXTURE, jobs=2, log=lambda m: None)
+    assert cli_main(["--course", str(fixture_course.root), "feedback", "-a", FIXTURE]) == 0
+    secret = hidden_identifiers(source)
+    assert "check_central_hidden" in secret  # the fixture has hidden tests to leak
+    for student in ("good", "wrong"):
+        html = (fixture_course.feedback_dir / student / FIXTURE / f"{FIXTURE}.html").read_text()
+        assert "check_central(" in html.replace("</span><span class=\"p\">", "") or "check_central" in html
+        for name in secret:
+            assert name not in html, f"hidden test {name} appears in {student}'s feedback"
+        assert "HIDDEN TESTS" not in html
+    wrong_html = (fixture_course.feedback_dir / "wrong" / FIXTURE / f"{FIXTURE}.html").read_text()
+    assert "one-sided (forward) difference" in wrong_html, "the check's message reaches the student"
+
+    # control: nbgrader's stock feedback does show hidden tests (so this test can fail)
+    with open(fixture_course.root / "nbgrader_config.py", "a") as fh:
+        fh.write("\nc.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor]\n")
+    fixture_course._config = None
+    fixture_course.feedback(FIXTURE, log=lambda m: None)
+    html = (fixture_course.feedback_dir / "good" / FIXTURE / f"{FIXTURE}.html").read_text()
+    assert "check_central_hidden" in html
+
+
+# --- tampering -------------------------------------------------------------------------------------------
+
+CHEATS = {
+    "replace the checks": ("# Task 2\ndef grad_sum_squares(x):\n    return x\n"
+                           "checks.check_sum_squares_grad = checks.check_sum_squares_grad_hidden = "
+                           "lambda *a, **k: None"),
+    "replace numpy.allclose": ("# Task 2\nimport numpy\ndef grad_sum_squares(x):\n    return x\n"
+                               "numpy.allclose = lambda *a, **k: True"),
+    "setattr on the checks": ("# Task 2\ndef grad_sum_squares(x):\n    return x\n"
+                              "for name in ('check_sum_squares_grad', 'check_sum_squares_grad_hidden'):\n"
+                              "    setattr(checks, name, print)"),
+}
+
+
+STOCK_AUTOGRADE = """
+from nbgrader.preprocessors import Execute as _E, IgnorePattern as _I, LimitOutput as _L
+from nbgrader.preprocessors import SaveAutoGrades as _S, AssignLatePenalties as _P, CheckCellMetadata as _C
+from nbconvert.preprocessors import ClearMetadataPreprocessor as _M
+c.Autograde.autograde_preprocessors = [_E, _I, _M, _L, _S, _P, _C]  # nbgrader 0.9.6's defaults
+"""
+
+
+@pytest.mark.slow
+def test_tampering_does_not_get_full_marks(fixture_course, tmp_path):
+    import shutil
+    release, source = release_and_source(fixture_course, FIXTURE)
+    subs = {f"cheat{i}": notebooks.make_submission(release, source, replace={"grad_sum_squares": code})
+            for i, code in enumerate(CHEATS.values())}
+    folder = write_all(tmp_path / "incoming", subs)
+
+    # stock nbgrader (no tamper scan): replacing the checks buys full marks
+    stock_root = tmp_path / "stock"
+    shutil.copytree(fixture_course.root, stock_root)
+    with open(stock_root / "nbgrader_config.py", "a") as fh:
+        fh.write(STOCK_AUTOGRADE)
+    stock = Course(stock_root)
+    assert all(r.ok for r in grading.autograde(stock, folder, FIXTURE, jobs=2, log=lambda m: None))
+    stock_scores = {r["student"]: r["total"] for r in stock.grades()}
+    assert stock_scores["cheat0"] == 5.0 and stock_scores["cheat2"] == 5.0, stock_scores
+    # numpy.allclose is not what the checks use (bound at import): no full marks even without the scan
+    assert stock_scores["cheat1"] < 5.0
+
+    results = {r.student: r for r in grading.autograde(fixture_course, folder, FIXTURE, jobs=2, log=lambda m: None)}
+    rows = {r["student"]: r for r in fixture_course.grades()}
+    for sid in subs:
+        assert results[sid].score < 5.0, sid
+        assert any("tampering" in p for p in results[sid].problems), (sid, results[sid].problems)
+        assert rows[sid]["needs_manual_grade"], "flagged submissions go to manual grading"
+        test_grad = next(c for c in results[sid].cells if c.grade_id == "test_grad")
+        assert test_grad.status == grading.STATUS_MANUAL and test_grad.score == 0
+
+
+# --- the self-learner's check ---------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_check_command_reports_each_question(generated_fixture_course, tmp_path, capsys):
+    course = generated_fixture_course
+    release, source = release_and_source(course, FIXTURE)
+    good = tmp_path / "good.ipynb"
+    notebooks.write(notebooks.make_submission(release, source), good)
+    assert cli_main(["--course", str(course.root), "check", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert "5 / 5 points" in out and out.count("✓") == 4 and "✗" not in out
+
+    wrong = notebooks.load_wrong_submissions(course.wrong_submissions_dir / f"{FIXTURE}.json")[1]
+    bad_nb = notebooks.make_submission(release, source, replace=wrong["replace"])
+    # the self-learner also deletes a hidden-test cell: it is put back
+    bad_nb.cells = [c for c in bad_nb.cells if notebooks.grade_id(c) != "test_central_hidden"]
+    bad = tmp_path / "bad.ipynb"
+    notebooks.write(bad_nb, bad)
+    assert cli_main(["--course", str(course.root), "check", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "1 / 5 points" in out
+    assert "✗ test_central_hidden" in out, "hidden tests run in check"
+    assert "divide by 2h" in out and "✓ test_grad" in out
+
+    cheat = tmp_path / "cheat.ipynb"
+    notebooks.write(notebooks.make_submission(release, source, replace={"grad_sum_squares": CHEATS["replace the checks"]}),
+                    cheat)
+    assert cli_main(["--course", str(course.root), "check", str(cheat)]) == 1
+    out = capsys.readouterr().out
+    assert "tampering" in out and "4 / 5 points" in out
+
+
+# --- the student's launch ----------------------------------------------------------------------------------------
+
+def test_lab_prepares_workspace_without_overwriting(generated_fixture_course, tmp_path, capsys):
+    course_root = tmp_path / "course"
+    import shutil
+    shutil.copytree(generated_fixture_course.root, course_root)
+    ws = tmp_path / "student"
+    args = ["--course", str(course_root), "lab", "--workspace", str(ws), "--no-browser", "--port", "8899",
+            "--dry-run"]
+    assert cli_main(args) == 0
+    out = capsys.readouterr().out
+    assert "jupyterlab" in out and f"--ServerApp.root_dir={ws}" in out and "--no-browser" in out
+    nb_path = ws / FIXTURE / f"{FIXTURE}.ipynb"
+    assert nb_path.exists() and (ws / FIXTURE / "fixture_checks.py").exists()
+    start = notebooks.read(ws / "START_HERE.ipynb").cells[0].source
+    assert "Fixture: central differences" in start and f"{FIXTURE}/{FIXTURE}.ipynb" in start
+    assert "A two-task miniature lesson" in start, "one line on what the lesson teaches"
+    assert "BEGIN SOLUTION" not in nb_path.read_text()
+
+    nb_path.write_text(nb_path.read_text().replace("YOUR CODE HERE", "MY OWN WORK"))
+    assert cli_main(args) == 0
+    assert "MY OWN WORK" in nb_path.read_text(), "the student's work is never overwritten"
+
+
+def test_lab_lists_the_real_lessons_in_order(tmp_path, capsys):
+    if not LESSONS:
+        pytest.skip("no lessons in course/source yet")
+    course = make_course(tmp_path / "course", LESSONS)
+    ws = tmp_path / "student"
+    for a in LESSONS:  # as generate would: the landing page reads the copies in the workspace
+        (ws / a).mkdir(parents=True)
+        (ws / a / f"{a}.ipynb").write_bytes(course.source_notebook(a).read_bytes())
+    from autograder.cli import landing_page
+    text = notebooks.read(landing_page(course, ws, LESSONS)).cells[0].source
+    positions = [text.index(f"({a}/{a}.ipynb)") for a in LESSONS]
+    assert positions == sorted(positions)
+    for a in LESSONS:
+        assert notebooks.title(notebooks.read(course.source_notebook(a))) in text
+
+
+def test_module_entry_point_help():
+    proc = subprocess.run([sys.executable, "-m", "autograder", "--help"], capture_output=True, text=True,
+                          cwd=REPO)
+    assert proc.returncode == 0
+    for command in ("lab", "check", "generate", "autograde", "feedback", "export", "selftest", "mutate"):
+        assert command in proc.stdout
