@@ -109,7 +109,12 @@ class Tracer:
     __hash__ = None
 
     def __bool__(self): return bool(primal(self))
-    def __float__(self): return float(primal(self))
+    def __float__(self):
+        raise TypeError(
+            f"float() of a traced value would drop its derivative (this happens inside math.sin, "
+            f"math.exp, … and when a traced value is written into a numpy array, b[0] = x). "
+            f"Use numpy functions (np.sin) and build arrays with np.stack; "
+            f"autodiff_ref.core.primal(x) gives the plain value on purpose")
     def __int__(self): return int(primal(self))
     def __index__(self): return operator.index(primal(self))
 
