@@ -42,9 +42,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .core import Primitive, Tracer, primal
+from .core import Primitive, Tracer, primal, new_level
 from .dual import jvp, jvp_rules, _directions
-from .reverse import vjp, vjp_rules
+from .reverse import Box, Tape, vjp, vjp_rules
 from .implicit import ConvergenceError, _Rules, _memo
 
 __all__ = ["odeint", "Sensitivity", "Adjoint", "ODEStats", "DOPRI5", "RK4"]
@@ -325,12 +325,63 @@ def _sensitivity_field(func, y_shape, k, n_params, moving):
     return sensitivity_field, packing
 
 
+class _RecordedField:
+    r"""VJPs of func(y, t, *params) from one tape, recorded once and replayed.
+
+    The backward solve needs a VJP of f at thousands of points. Running f on
+    boxes every time costs ~20× a plain call: a tracer and a dispatch per
+    operation. But the *rows* f records are the same at every point when f
+    does not branch on values, so the first call records a tape and later
+    calls only :meth:`~autodiff_ref.reverse.Tape.replay` it (plain numpy on
+    the new values) and sweep it. A replay is trusted only if its output is
+    exactly a plain call of func at that point; otherwise (func took another
+    branch) the tape is recorded afresh there. Tracers among the inputs (a
+    derivative of a derivative) always go through :func:`vjp`.
+    """
+
+    def __init__(self, func):
+        self.func, self.tape, self.output = func, None, None
+        self.recordings = 0  # how often a tape was recorded (tests read it)
+
+    def vjp(self, y, t, params):
+        """``(f(y, t, θ), pullback)``; ``pullback(ā)`` returns ``(āᵀ∂f/∂y, āᵀ∂f/∂θ₁, …)``."""
+        inputs = (y, t) + tuple(params)
+        if any(isinstance(x, Tracer) for x in inputs):
+            dy, pullback = vjp(lambda y, *p: self.func(y, t, *p), y, *params)
+            return dy, pullback
+        tape = self.tape.replay(inputs) if self.tape is not None else None
+        if tape is None or not np.array_equal(tape.values[self.output], self.func(*inputs)):
+            tape = self._record(inputs)
+            if tape is None:
+                dy, pullback = vjp(lambda y, *p: self.func(y, t, *p), y, *params)
+                return dy, pullback
+
+        def pullback(cotangent):
+            adjoints = tape.sweep(self.output, cotangent)
+            return tuple(np.zeros(np.shape(x)) if adjoints[i] is None else adjoints[i]
+                         for i, x in enumerate(inputs) if i != 1)  # no cotangent for t
+        return tape.values[self.output], pullback
+
+    def _record(self, inputs):
+        """Record func at `inputs` (None when its output does not depend on them)."""
+        tape = Tape(new_level())
+        out = self.func(*[tape.input(x) for x in inputs])
+        self.recordings += 1
+        if not (isinstance(out, Box) and out.tape is tape):
+            self.tape = None
+            return None
+        self.tape, self.output = tape, out.index
+        return tape
+
+
 def _adjoint_field(func, packing):
     """f of the adjoint system: one VJP of func gives ȧ and ȧ_θ together."""
+    recorded = _RecordedField(func)
+
     def adjoint_field(state, t, *params):
         leaves = packing.unpack(state)
         now = Adjoint(leaves[0], leaves[1], tuple(leaves[2:]))
-        dy, pullback = vjp(lambda y, *p: func(y, t, *p), now.y, *params)
+        dy, pullback = recorded.vjp(now.y, t, params)
         cotangents = pullback(now.a)
         change = Adjoint(dy, -cotangents[0], tuple(-c for c in cotangents[1:]))
         return packing.pack((change.y, change.a) + change.a_params)

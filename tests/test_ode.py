@@ -145,6 +145,30 @@ def test_rk4_adjoint_agrees_with_differentiating_its_steps(lv_problem):
     assert adjoint == pytest.approx(through, rel=1e-6)
 
 
+def test_a_field_that_branches_on_y_gets_the_right_adjoint(monkeypatch):
+    """The adjoint replays one recorded tape of f; a branch on a value must make it record again.
+
+    ẏ = −k y² above y = 1 and −k y below (f is continuous, ∂f/∂y jumps): from y₀ > 1,
+    y reaches 1 at t₁ = (1 − 1/y₀)/k and then decays, y(T) = exp(1 − 1/y₀ − kT).
+    """
+    from autodiff_ref import ode
+    recordings = []
+    original = ode._RecordedField._record
+    monkeypatch.setattr(ode._RecordedField, "_record",
+                        lambda self, inputs: recordings.append(1) or original(self, inputs))
+
+    def kinked(y, t, k):
+        return -k * y * y if y > 1.0 else -k * y
+    y0, k, T = 2.0, 0.8, 3.0
+    final = lambda y0, k: odeint(kinked, y0, np.array([0.0, T]), k, **TIGHT)[-1]  # noqa: E731
+    expected = np.exp(1 - 1 / y0 - k * T)
+    assert final(y0, k) == pytest.approx(expected, rel=1e-7)  # the kink costs the solver accuracy
+    d_y0, d_k = grad(final, argnums=(0, 1))(y0, k)
+    assert d_k == pytest.approx(-T * expected, rel=TOL["modes"])
+    assert d_y0 == pytest.approx(expected / y0 ** 2, rel=TOL["modes"])
+    assert len(recordings) >= 2  # the backward solve crossed y = 1: recorded on each side
+
+
 def test_gradient_with_respect_to_observation_times(lv_problem):
     t = np.array([0.0, 0.7, 1.9, 3.0])
     y0 = np.array([1.0, 1.0])
