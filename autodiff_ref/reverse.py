@@ -77,11 +77,13 @@ class Tape:
         """A new input v₁₋ₙ … v₀ on the tape, boxed."""
         return self.record(None, (), (), _NO_PARAMS, value)
 
-    def sweep(self, index, cotangent):
+    def sweep(self, index, cotangent, keep_all=False):
         """The reverse sweep from row `index` seeded with `cotangent`.
 
-        Returns the list of adjoints, one per row (None where the output
-        does not depend on the row).
+        Returns the list of adjoints, one per row: None where the output does
+        not depend on the row and, unless `keep_all`, for every non-input row
+        once its adjoint has been passed on to its parents (memory then peaks
+        lower: an adjoint lives only until it is used).
         """
         primitives, parents, args, params, values, partials = (
             self.primitives, self.parents, self.args, self.params, self.values, self.partials)
@@ -114,6 +116,8 @@ class Tape:
                     ct = _unbroadcast(ct, values[p])
                 old = adjoints[p]
                 adjoints[p] = ct if old is None else old + ct
+            if not keep_all:
+                adjoints[i] = None
         return adjoints
 
     def replay(self, inputs):

@@ -275,7 +275,7 @@ def trace(f, *args, seed=None, tangents=None, cotangent=None):
                                  f"has shape {np.shape(o.value)}")
     adjoint_column = [None] * len(entries)
     for o, c in zip(outs, cotangents):
-        for i, a in enumerate(tape.sweep(o.index, c)):
+        for i, a in enumerate(tape.sweep(o.index, c, keep_all=True)):
             if a is not None:
                 adjoint_column[i] = a if adjoint_column[i] is None else adjoint_column[i] + a
 
