@@ -257,17 +257,52 @@ def _short(a):
     return np.array2string(_asarray(a), precision=3, separator=", ", suppress_small=True).replace("\n", "")
 
 
+class _Compact:
+    """A value rendered on one line in a failure report (arrays summarised, with their shape)."""
+
+    def __init__(self, value):
+        self.value, self.text = value, _one_line(value)
+
+    def __repr__(self):
+        return self.text
+
+
+def _one_line(value):
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        value = value.item()
+    if isinstance(value, np.ndarray):
+        text = " ".join(np.array2string(value, precision=6, threshold=10, edgeitems=2, separator=", ",
+                                        max_line_width=10 ** 6).split())
+        return text if value.size <= 10 else f"shape {value.shape}: {text}"
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, np.ndarray) for v in value):
+        if sum(v.size for v in value) <= 10:
+            return "[" + ", ".join(_one_line(v) for v in value) + "]"
+        return f"{len(value)} arrays of shapes " + ", ".join(str(v.shape) for v in value)
+    return " ".join(show(value).split()) if not isinstance(value, str) else value
+
+
+def _failure(what, *, inputs=None, expected=None, got=None, hint=None):
+    """A CheckFailure whose input, expected and got each fit on one line."""
+    if isinstance(inputs, dict):
+        inputs = {k: _Compact(v) for k, v in inputs.items()}
+    elif inputs is not None:
+        inputs = _Compact(inputs)
+    return CheckFailure(what, inputs=inputs, hint=hint,
+                        expected=None if expected is None else _Compact(expected),
+                        got=None if got is None else _Compact(got))
+
+
 def _call(student, args, what, inputs):
     """Run the student's function; an exception becomes a failure on this input."""
     try:
         return student(*args)
     except NotImplementedError as err:
-        raise CheckFailure(what, inputs=inputs, got=f"NotImplementedError: {err}",
-                           hint="this task is not done yet: replace `raise NotImplementedError()` "
-                                "with your code") from None
+        raise _failure(what, inputs=inputs, got=f"NotImplementedError: {err}",
+                       hint="this task is not done yet: replace `raise NotImplementedError()` "
+                            "with your code") from None
     except Exception as err:  # the student's bug, reported on its input
-        raise CheckFailure(what, inputs=inputs, got=f"{type(err).__name__}: {err}",
-                           hint="your code raised an exception on this input") from None
+        raise _failure(what, inputs=inputs, got=f"{type(err).__name__}: {err}",
+                       hint="your code raised an exception on this input") from None
 
 
 def _as_floats(x):
@@ -316,8 +351,8 @@ def _factor_hint(c, n, *, sign, batch):
 def _compare(got, expected, what, inputs, hint=None, tol="exact"):
     rtol, atol = TOLERANCES[tol]
     if not is_close(got, expected, rtol, atol):
-        raise CheckFailure(what, inputs=inputs, expected=expected, got=_shown(got),
-                           hint=hint() if callable(hint) else hint)
+        raise _failure(what, inputs=inputs, expected=expected, got=_shown(got),
+                       hint=hint() if callable(hint) else hint)
 
 
 def _shown(got):
@@ -327,11 +362,11 @@ def _shown(got):
 
 def _unchanged(before, after, what, inputs, name):
     if not _array_equal(before, after):
-        raise CheckFailure(what, inputs=inputs, expected=f"{name} left as it was: {show(before)}",
-                           got=f"{name} changed to {show(_asarray(after))}",
-                           hint=f"your function modified its argument `{name}` in place (an augmented "
-                                f"assignment such as `{name} -= …` writes into the caller's array); "
-                                f"compute a new array instead, e.g. `{name} - lr * g`")
+        raise _failure(what, inputs=inputs, expected=f"{name} left as it was: {_one_line(before)}",
+                       got=f"{name} changed to {_one_line(_asarray(after))}",
+                       hint=f"your function modified its argument `{name}` in place (an augmented "
+                            f"assignment such as `{name} -= …` writes into the caller's array); "
+                            f"compute a new array instead, e.g. `{name} - lr * g`")
 
 
 # ---------------------------------------------------------------------------
@@ -516,18 +551,18 @@ def check_bce_differentiable(bce_with_logits):
                 else:
                     got = grad(lambda zz: bce_with_logits(zz, y))(z)
             except NotImplementedError as err:
-                raise CheckFailure(what, inputs=inputs, expected=expected,
-                                   got=f"NotImplementedError: {err}",
-                                   hint=("build the loss from functions autodiff_ref differentiates "
-                                         "(np.maximum, np.exp, np.log, np.log1p, np.abs, np.mean, +, −, ×); "
-                                         "np.logaddexp and scipy.special have no rules in our library")) from None
+                raise _failure(what, inputs=inputs, expected=expected,
+                               got=f"NotImplementedError: {err}",
+                               hint=("build the loss from functions autodiff_ref differentiates "
+                                     "(np.maximum, np.exp, np.log, np.log1p, np.abs, np.mean, +, −, ×); "
+                                     "np.logaddexp and scipy.special have no rules in our library")) from None
             except Exception as err:
-                raise CheckFailure(what, inputs=inputs, expected=expected, got=f"{type(err).__name__}: {err}",
-                                   hint=f"{mode} mode could not run through your loss") from None
+                raise _failure(what, inputs=inputs, expected=expected, got=f"{type(err).__name__}: {err}",
+                               hint=f"{mode} mode could not run through your loss") from None
             if got is None:
-                raise CheckFailure(what, inputs=inputs, expected=expected, got=f"{type(out).__name__}",
-                                   hint="on a Dual input your loss returned a plain number: it converted "
-                                        "the dual to float (float(), .item(), math.*) and dropped the tangent")
+                raise _failure(what, inputs=inputs, expected=expected, got=f"{type(out).__name__}",
+                               hint="on a Dual input your loss returned a plain number: it converted "
+                                    "the dual to float (float(), .item(), math.*) and dropped the tangent")
             _compare(got, expected, f"{what} ({mode} mode)", inputs,
                      lambda: _bce_grad_hint(z, y, expected, got), tol="exact")
     passed(what, 2 * len(cases))
@@ -620,15 +655,15 @@ def _run_forward_gradient(student, loss, loss_grad, description, cases, what):
         duals = [c for c in spy.calls if isinstance(c, Dual)]
         if not duals:
             how = ("with plain arrays" if spy.calls else "not at all")
-            raise CheckFailure(what, inputs=inputs, expected="the loss called once with a Dual",
-                               got=f"the loss was called {len(spy.calls)} time(s), {how}",
-                               hint="build w as a Dual whose tangent is the d×d identity, Dual(w, np.eye(d)), "
-                                    "and call the loss on it (reverse mode, grad, is not this task)")
+            raise _failure(what, inputs=inputs, expected="the loss called once with a Dual",
+                           got=f"the loss was called {len(spy.calls)} time(s), {how}",
+                           hint="build w as a Dual whose tangent is the d×d identity, Dual(w, np.eye(d)), "
+                                "and call the loss on it (reverse mode, grad, is not this task)")
         if len(spy.calls) > 1:
-            raise CheckFailure(what, inputs=inputs, expected="1 call of the loss",
-                               got=f"{len(spy.calls)} calls",
-                               hint=f"one pass is enough: a tangent with {d} directions (the identity) "
-                                    "carries every partial derivative at once")
+            raise _failure(what, inputs=inputs, expected="1 call of the loss",
+                           got=f"{len(spy.calls)} calls",
+                           hint=f"one pass is enough: a tangent with {d} directions (the identity) "
+                                "carries every partial derivative at once")
         tangent = _as_floats(duals[0].tangent)
         _compare(got, expected, what, inputs,
                  lambda: _forward_hint(duals[0], tangent, d, got, expected, loss(w, X, y)))
@@ -980,14 +1015,14 @@ def _run_train_step(student, setups, what):
         for before, after in zip(params, given):
             _unchanged(before, after, what, inputs, "params")
         if not (isinstance(out, tuple) and len(out) == 2):
-            raise CheckFailure(what, inputs=inputs, expected="a pair (loss, new_params)", got=type(out).__name__,
-                               hint="return loss_value, new_params")
+            raise _failure(what, inputs=inputs, expected="a pair (loss, new_params)", got=type(out).__name__,
+                           hint="return loss_value, new_params")
         got_loss, got_params = out
         if not isinstance(got_params, (list, tuple)) or len(got_params) != len(params):
-            raise CheckFailure(what, inputs=inputs, expected=f"a list of {len(params)} arrays",
-                               got=show(got_params) if not isinstance(got_params, (list, tuple))
-                               else f"{len(got_params)} items",
-                               hint="new_params has one updated array per parameter, in the same order")
+            raise _failure(what, inputs=inputs, expected=f"a list of {len(params)} arrays",
+                           got=show(got_params) if not isinstance(got_params, (list, tuple))
+                           else f"{len(got_params)} items",
+                           hint="new_params has one updated array per parameter, in the same order")
         loss_hint = None
         if _same(got_loss, loss_fn(exp_params, X, y)):
             loss_hint = "you returned the loss after the step; return the loss at the parameters you were given"
@@ -1038,12 +1073,12 @@ def _run_train_epoch(student, setups, what):
         exp_params, exp_losses = train_epoch_reference(loss_fn, params, X, y, lr, batches)
         out = _call(student, (loss_fn, [_copy(p) for p in params], X, y, lr, batches), what, inputs)
         if not (isinstance(out, tuple) and len(out) == 2):
-            raise CheckFailure(what, inputs=inputs, expected="a pair (new_params, losses)",
-                               got=type(out).__name__, hint="return params, losses")
+            raise _failure(what, inputs=inputs, expected="a pair (new_params, losses)",
+                           got=type(out).__name__, hint="return params, losses")
         got_params, got_losses = out
         if not isinstance(got_params, (list, tuple)) or len(got_params) != len(params):
-            raise CheckFailure(what, inputs=inputs, expected=f"a list of {len(params)} arrays",
-                               got=show(got_params), hint="the first item is the list of updated parameters")
+            raise _failure(what, inputs=inputs, expected=f"a list of {len(params)} arrays",
+                           got=show(got_params), hint="the first item is the list of updated parameters")
         hint = lambda: _epoch_hint(loss_fn, params, X, y, lr, batches, got_params, got_losses)  # noqa: E731
         for i, (g, e) in enumerate(zip(got_params, exp_params)):
             _compare(g, e, what + f" (params[{i}] after the epoch)", inputs, hint, tol="solver")
