@@ -84,7 +84,12 @@ def cmd_lab(args):
              or _newest(course.source / a) > _oldest(course.release / a)]
     if stale:
         print(f"preparing {len(stale)} lesson(s) for students (nbgrader generate_assignment)...")
-        course.generate(stale, log=lambda msg: None)
+    for a in stale:
+        try:
+            course.generate([a], log=lambda msg: None)
+        except CourseError as err:   # one broken lesson should not keep a student from the others
+            print(f"warning: {a} could not be prepared and is left out: {err}", file=sys.stderr)
+    names = [a for a in names if course.release_notebooks(a)]
     added = []
     for a in names:
         for item in sorted((course.release / a).rglob("*")):
