@@ -1474,7 +1474,8 @@ def plot_training(ours, theirs, params, X, y):
         patch.set_facecolor(color)
         patch.set_alpha(0.6)
     for i, tms in enumerate(times):
-        bx.text(i + 1, np.median(tms), f" {np.median(tms):.2f} ms", va="center", ha="left", fontsize=8)
+        bx.text(i + 1.32, np.median(tms), f"{np.median(tms):.2f} ms", va="center", ha="left", fontsize=8)
+    bx.set_xlim(0.5, len(times) + 0.75)
     bx.set_ylabel("CPU time per epoch (ms)")
     bx.set_title(f"time per epoch ({len(times[0])} epochs)")
     bx.grid(True, axis="y", alpha=0.3)
