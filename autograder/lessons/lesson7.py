@@ -488,9 +488,10 @@ def _backward_variants(case):
                                 "backwards; negating f as well sends it forwards"),
         (run(start="previous"), "the wrong state: the backward solve over [tᵢ₋₁, tᵢ] starts at tᵢ, so "
                                 "from y = ys[i], not ys[i − 1]"),
-        (run(transpose=False), "transposed wrongly: da/dt = −(∂f/∂y)ᵀa is a VJP, not −(∂f/∂y)·a"),
         (run(params_part=False), "the parameter adjoint is missing: da_θ/dt = −aᵀ∂f/∂θ"),
     ]
+    if np.size(case.y0) > 1:  # for a scalar y the transpose changes nothing
+        out.append((run(transpose=False), "transposed wrongly: da/dt = −(∂f/∂y)ᵀa is a VJP, not −(∂f/∂y)·a"))
     return out
 
 
