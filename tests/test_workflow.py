@@ -70,14 +70,19 @@ def assert_release_is_clean(course, assignment):
     text = json.dumps([c.source for c in release.cells])
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
         assert marker not in text, f"{marker} left in the release of {assignment}"
+    released = {notebooks.grade_id(c): c.source for c in release.cells if notebooks.grade_id(c)}
+    visible = {line.strip() for c in source.cells
+               for line in notebooks.strip_hidden_tests(notebooks.source_text(c)).split("\n")}
     for cell in source.cells:
-        src = notebooks.source_text(cell)
+        src, gid = notebooks.source_text(cell), notebooks.grade_id(cell)
         for line in notebooks.hidden_test_lines(src):
-            assert line not in text, f"hidden test line {line!r} leaked into the release"
+            if line not in visible:
+                assert line not in text, f"hidden test line {line!r} leaked into the release"
         for start, end in notebooks.solution_regions(src):
             for line in src.split("\n")[start:end]:
                 if len(line.strip()) > 12 and not line.strip().startswith("#"):
-                    assert line.strip() not in text, f"solution line {line.strip()!r} leaked into the release"
+                    assert line.strip() not in released[gid], \
+                        f"solution line {line.strip()!r} left in the released cell {gid}"
     stubs = [c for c in release.cells if notebooks.is_solution(c)]
     assert stubs and all("YOUR CODE HERE" in c.source for c in stubs)
     assert points_of(release) == points_of(source), "graded cells and points must survive generation"
@@ -94,11 +99,10 @@ def expected_for_wrong(wrong, pts):
     return sum(p for gid, p in pts.items() if gid not in wrong["fails"])
 
 
-def check_standard_results(course, assignment, results):
-    """solution: full marks; blank: 0, graded; wrong submissions: exactly their cells lost."""
+def check_solution_and_blank(course, assignment, results):
+    """solution: full marks, every graded cell passing; blank: graded, 0 points."""
     release, source = release_and_source(course, assignment)
-    pts = points_of(source)
-    full = sum(pts.values())
+    full = sum(points_of(source).values())
     by = {r.student: r for r in results}
     sol = by["solution"]
     assert sol.ok, sol.problems
@@ -108,12 +112,24 @@ def check_standard_results(course, assignment, results):
     blank = by["blank"]
     assert blank.ok, f"the blank release crashed the grader: {blank.problems}"
     assert blank.score == 0
+
+
+def check_wrong_submissions(course, assignment, results):
+    """Each realistic wrong submission loses exactly its cells, with the expected feedback."""
+    release, source = release_and_source(course, assignment)
+    pts = points_of(source)
+    full = sum(pts.values())
+    by = {r.student: r for r in results}
     wrong_file = course.wrong_submissions_dir / f"{assignment}.json"
+    if not wrong_file.exists():
+        pytest.fail(f"{assignment} has no realistic wrong submission: add course/wrong_submissions/{assignment}.json "
+                    f"(format: autograder.notebooks.load_wrong_submissions)")
     for i, wrong in enumerate(notebooks.load_wrong_submissions(wrong_file)):
         r = by[f"wrong{i:02d}"]
         assert r.ok, r.problems
         assert 0 < r.score < full, f"{wrong['name']}: partial marks expected, got {r.score}/{full}"
-        assert r.score == expected_for_wrong(wrong, pts), (wrong["name"], [(c.grade_id, c.score) for c in r.cells])
+        got = {c.grade_id: c.score for c in r.cells}
+        assert r.score == sum(p for g, p in pts.items() if g not in wrong["fails"]), (wrong["name"], got)
         for c in r.cells:
             for text in wrong["fails"].get(c.grade_id, []):
                 assert text in c.message, f"{wrong['name']}: {c.grade_id} feedback lacks {text!r}: {c.message!r}"
@@ -123,11 +139,9 @@ def standard_submissions(course, assignment):
     release, source = release_and_source(course, assignment)
     subs = {"solution": notebooks.make_submission(release, source), "blank": notebooks.make_submission(release)}
     wrong_file = course.wrong_submissions_dir / f"{assignment}.json"
-    if not wrong_file.exists():
-        pytest.fail(f"{assignment} has no realistic wrong submission: add {wrong_file.relative_to(course.root)} "
-                    f"in the course (format: autograder.notebooks.load_wrong_submissions)")
-    for i, wrong in enumerate(notebooks.load_wrong_submissions(wrong_file)):
-        subs[f"wrong{i:02d}"] = notebooks.make_submission(release, source, replace=wrong["replace"])
+    if wrong_file.exists():
+        for i, wrong in enumerate(notebooks.load_wrong_submissions(wrong_file)):
+            subs[f"wrong{i:02d}"] = notebooks.make_submission(release, source, replace=wrong["replace"])
     return subs
 
 
@@ -135,28 +149,36 @@ def standard_submissions(course, assignment):
 def test_fixture_solution_blank_and_wrong(fixture_course, tmp_path):
     folder = write_all(tmp_path / "incoming", standard_submissions(fixture_course, FIXTURE))
     results = grading.autograde(fixture_course, folder, FIXTURE, jobs=2, log=lambda m: None)
-    check_standard_results(fixture_course, FIXTURE, results)
+    check_solution_and_blank(fixture_course, FIXTURE, results)
+    check_wrong_submissions(fixture_course, FIXTURE, results)
 
 
 @pytest.fixture(scope="module", params=LESSONS)
-def generated_lesson(request, tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp(request.param) / "course", [request.param])
+def graded_lesson(request, tmp_path_factory):
+    """A lesson generated in a scratch course, with its solution, blank and wrong
+    submissions graded in one parallel run."""
+    base = tmp_path_factory.mktemp(request.param)
+    course = make_course(base / "course", [request.param])
     course.generate([request.param], log=lambda m: None)
-    return course, request.param
+    folder = write_all(base / "incoming", standard_submissions(course, request.param))
+    results = grading.autograde(course, folder, request.param, log=lambda m: None)
+    return course, request.param, results
 
 
 @pytest.mark.slow
-def test_lesson_release_is_clean(generated_lesson):
-    course, assignment = generated_lesson
+def test_lesson_release_is_clean(graded_lesson):
+    course, assignment, _ = graded_lesson
     assert_release_is_clean(course, assignment)
 
 
 @pytest.mark.slow
-def test_lesson_solution_blank_and_wrong(generated_lesson, tmp_path):
-    course, assignment = generated_lesson
-    folder = write_all(tmp_path / "incoming", standard_submissions(course, assignment))
-    results = grading.autograde(course, folder, assignment, log=lambda m: None)
-    check_standard_results(course, assignment, results)
+def test_lesson_solution_full_marks_blank_zero(graded_lesson):
+    check_solution_and_blank(*graded_lesson)
+
+
+@pytest.mark.slow
+def test_lesson_wrong_submission_partial_marks(graded_lesson):
+    check_wrong_submissions(*graded_lesson)
 
 
 # --- a class of 31 mixed submissions, graded in parallel ----------------------------------------------
