@@ -40,14 +40,14 @@ from autodiff_ref import grad as _grad
 from autodiff_ref import jacfwd as _jacfwd
 from autodiff_ref import vjp as _vjp
 from autodiff_ref.core import Tracer as _Tracer
-from autograder.checks import TOLERANCES, CheckFailure, is_close, passed, show
+from autograder.checks import TOLERANCES, CheckFailure, is_close, passed
 
 # A private copy of numpy's namespace, taken at import (before any student cell
 # runs): rebinding np.tanh or np.allclose in a notebook cannot reach it.
 np = types.SimpleNamespace(**vars(numpy))
-_solve, _norm2, _eigvals, _qr = numpy.linalg.solve, numpy.linalg.norm, numpy.linalg.eigvals, numpy.linalg.qr
-_asarray, _array, _zeros, _eye, _tanh = np.asarray, np.array, np.zeros, np.eye, np.tanh
-_median, _perf = np.median, time.perf_counter
+_solve, _norm2, _qr = numpy.linalg.solve, numpy.linalg.norm, numpy.linalg.qr
+_asarray, _zeros, _eye, _tanh = np.asarray, np.zeros, np.eye, np.tanh
+_perf = time.perf_counter
 VISIBLE_SEED, HIDDEN_SEED = 6, 66
 
 
