@@ -193,6 +193,19 @@ def test_one_interval_decay_matches_the_closed_form():
     assert case.expected[1][0] == pytest.approx(-T * y0 * math.exp(-k * T), rel=5e-8)
 
 
+def test_closed_forms_of_decay_agree_with_the_library_tables():
+    seen = 0
+    for seed in (checks.VISIBLE_SEED, checks.HIDDEN_SEED):
+        for case in checks._ONE_INTERVAL[seed] + checks._OBSERVATIONS[seed]:
+            if case.f is checks.DECAY:
+                seen += 1
+                assert case.closed_form[0] == pytest.approx(case.expected[0], rel=1e-5, abs=1e-7)   # RK4 error
+                assert case.closed_form[1][0] == pytest.approx(case.expected[1][0], rel=1e-5, abs=1e-7)
+            else:
+                assert case.closed_form is None
+    assert seen >= 3
+
+
 def _autograd_gradient(case, rtol=1e-11):
     g = _autograd_field(case.f)
 

@@ -425,12 +425,23 @@ class _Backward:
         step = float(self.ts[1] - self.ts[0]) / steps
         self.ys = _asarray(_odeint(f, _asarray(y0, float), self.ts, *self.params, method="rk4", step=step))
         self.expected = _library_gradient(f, y0, self.ts, self.params, self.ybars, steps)
+        self.closed_form = _decay_closed_form(self) if f is DECAY else None
 
     def inputs(self):
         return dict(f=self.f, ts=self.ts, params=self.params, ybars=self.ybars, steps=self.steps)
 
     def args(self):
         return (self.f, self.ts.copy(), self.ys.copy(), self.ybars.copy(), self.params, self.steps)
+
+
+def _decay_closed_form(case):
+    r"""For dy/dt = −ky: y(tᵢ) = y₀e^{−k(tᵢ−t₀)}, so L = Σᵢ ȳᵢ y(tᵢ) has
+    ∂L/∂y₀ = Σᵢ ȳᵢ e^{−k(tᵢ−t₀)} and ∂L/∂k = −Σᵢ ȳᵢ (tᵢ−t₀) y₀ e^{−k(tᵢ−t₀)}."""
+    (k,), y0 = case.params, float(case.y0)
+    elapsed = case.ts - case.ts[0]
+    decay_factor = np.exp(-k * elapsed)
+    return (float(np.sum(case.ybars * decay_factor)),
+            (float(-np.sum(case.ybars * elapsed * y0 * decay_factor)),))
 
 
 def _one_interval_cases(seed, hidden):
@@ -548,12 +559,18 @@ def _run_backward(adjoint_backward, cases, what):
             raise CheckFailure(what + (", dL/dy0" if wrong_y0 else ", dL/dθ"), inputs=case.inputs(),
                                expected=case.expected[0] if wrong_y0 else case.expected[1],
                                got=got[0] if wrong_y0 else tuple(got[1]), hint=_backward_hint(case, got))
+        if case.closed_form is not None and not _backward_matches(got, case.closed_form, "numerical"):
+            raise CheckFailure(what + ", against the closed form of exponential decay", inputs=case.inputs(),
+                               expected=case.closed_form, got=(got[0], tuple(got[1])),
+                               hint="y(t) = y₀e^{−k(t−t₀)}, so dL/dy0 = Σ ȳᵢe^{−k(tᵢ−t₀)} and "
+                                    "dL/dk = −Σ ȳᵢ(tᵢ−t₀)y₀e^{−k(tᵢ−t₀)}")
     return len(cases)
 
 
 def check_backward_one_interval(adjoint_backward, *, hidden=False):
     """Task 7.2: one interval, the loss at the final time only (no jumps needed), against
-    autodiff_ref.odeint's adjoint with the same RK4 steps."""
+    autodiff_ref.odeint's adjoint with the same RK4 steps (and, for exponential decay, against
+    the closed form, within the RK4 error)."""
     seed = HIDDEN_SEED if hidden else VISIBLE_SEED
     n = _run_backward(adjoint_backward, _ONE_INTERVAL[seed], "adjoint_backward(f, ts, ys, ybars, params, steps)")
     passed("adjoint_backward matches autodiff_ref's adjoint with one observation time", n)
