@@ -102,16 +102,33 @@ def cmd_lab(args):
             shutil.copy2(item, dest)
             added.append(dest)
     page = landing_page(course, workspace, names)
+    _student_nbgrader_config(workspace)
     print(f"workspace {workspace}: {len(added)} new file(s); start with {page.name}")
     cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workspace}",
            f"--ServerApp.port={args.port}", "--LabApp.default_url=/lab/tree/START_HERE.ipynb"]
     if args.no_browser:
         cmd.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")   # containers (Docker, CI) often run as root
     if args.dry_run:
         print(" ".join(cmd))
         return 0
     os.chdir(workspace)
     os.execve(sys.executable, cmd, course.env())
+
+
+def _student_nbgrader_config(workspace):
+    """nbgrader's lab extensions look for a config where Jupyter starts; give the
+    student's side one (its own exchange folder) so they do not warn."""
+    path = workspace / "nbgrader_config.py"
+    if not path.exists():
+        (workspace / ".exchange").mkdir(exist_ok=True)
+        path.write_text(
+            "# Written by `python -m autograder lab` for the student's workspace.\n"
+            "import os\n\n"
+            "c = get_config()  # noqa: F821\n"
+            "c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))\n"
+            "c.Exchange.root = os.path.join(c.CourseDirectory.root, '.exchange')\n")
 
 
 def _newest(folder):
