@@ -740,9 +740,9 @@ def plot_lotka_volterra(a=1.5, b=1.0, c=3.0, d=1.0, x0=1.0, y0=1.0, T=15.0, axes
     ax.set_xlabel("time t")
     ax.set_ylabel("population")
     ax.set_xlim(0, T)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, 1.25 * float(np.max(ys)))      # room for the legend above the peaks
     ax.grid(alpha=0.25)
-    ax.legend(fontsize=9, loc="upper right")
+    ax.legend(fontsize=9, loc="upper center", ncol=2)
     V = conserved(theta, ys[:, 0], ys[:, 1])
     drift = float(np.max(np.abs(V - V[0])))
     ax.set_title(f"a = {a:g}, b = {b:g}, c = {c:g}, d = {d:g}; dotted: equilibrium x = c/d, y = a/b",
