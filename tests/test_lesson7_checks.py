@@ -311,19 +311,23 @@ def test_comparison_claims_hold():
     assert tight["central differences"]["error"] > tight["adjoint"]["error"]           # FD behind when tight
     assert all(r[m]["error"] < 10 * r["tol"] ** 0.5 for r in (loose, tight)
                for m in ("adjoint", "through the solver", "central differences"))
-    memory = checks.measure_gradient_memory(tols=(1e-3, 1e-6))
-    assert memory[1]["steps"] > 2 * memory[0]["steps"]
-    assert memory[1]["through the solver"] > 1.8 * memory[0]["through the solver"] > 1e6
+    memory = checks.measure_gradient_memory(tols=(1e-3, 1e-5))
+    assert memory[1]["steps"] > 1.8 * memory[0]["steps"]
+    assert memory[1]["through the solver"] > 1.6 * memory[0]["through the solver"] > 1e6
     assert memory[1]["adjoint"] < 1.3 * memory[0]["adjoint"] < 200 * 1024
 
 
 def test_fit_and_neural_ode_claims_hold():
     ts, data, clean = checks.lv_data()
-    fit = checks.fit_lotka_volterra(ts, data, iterations=100, lr=0.013)
+    fit = checks.fit_lotka_volterra(ts, data, iterations=50, lr=0.008, momentum=0.7)
     noise = float(np.mean((data - clean) ** 2))
     assert noise < fit["final"] < 2 * noise and fit["final"] < fit["loss"][0] / 100
     off = np.abs(fit["theta"] / np.array(checks.LV_TRUE) - 1)
     assert off.max() < 0.08 and 0.02 < off[2] and 0.02 < off[3]          # c and d a few percent off
+    # plain gradient descent (its largest stable step is about 0.013) needs about twice the steps
+    plain_50 = checks.fit_lotka_volterra(ts, data, iterations=50, lr=0.013, momentum=0.0)["final"]
+    plain_100 = checks.fit_lotka_volterra(ts, data, iterations=100, lr=0.013, momentum=0.0)["final"]
+    assert plain_50 > 1.3 * fit["final"] and abs(plain_100 / fit["final"] - 1) < 0.1
     ts, y0, spiral = checks.spiral_data()
     trained = checks.train_neural_ode(ts, y0, spiral, checks.init_mlp(16, 0), steps=150, lr=0.02)
     assert trained["loss"][0] > 1 and trained["final"] < 0.01
@@ -534,7 +538,7 @@ def test_notebook_executes_fast_with_every_check_passing_and_blank_fails_cleanly
     times, total = _execute(nb)
     text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert text.count("✓") == 10 and "✗" not in text
-    assert "100 gradient steps" in text and "parameters: 82" in text
+    assert "50 gradient steps" in text and "parameters: 82" in text
     assert nb.metadata.get("widgets"), "the Lotka-Volterra widget left no widget state"
     images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     assert images >= 5
