@@ -247,8 +247,10 @@ def autograde(course, submissions, assignment, *, jobs=None, warm=True, deadline
         if warm and server.socket:
             env = dict(env, AUTODIFF_WARM_KERNEL=server.socket)
         outcomes = _run_pool(course, assignment, students, jobs, env, deadline, log)
+    grades = {r["student"]: r for r in course.grades([assignment])}
+    expected = _expected_points(course, assignment)
+    results = [collect_result(course, assignment, s, outcomes.get(s), grades, expected) for s in students]
     wall = time.perf_counter() - started_at
-    results = [collect_result(course, assignment, s, outcomes.get(s)) for s in students]
     log(f"graded {len(results)} submission(s) of {assignment} in {wall:.1f} s with {jobs} worker(s)"
         + (" (warm kernels)" if warm and env.get("AUTODIFF_WARM_KERNEL") else ""))
     return results
@@ -351,24 +353,32 @@ def cell_outcome(cell):
     return STATUS_PASSED, ""
 
 
-def collect_result(course, assignment, student, outcome):
+def _expected_points(course, assignment):
+    """{grade_id: points} of the assignment's graded cells, from the source notebooks."""
+    expected = {}
+    for path in course.source_notebooks(assignment):
+        for _, gid, pts in notebooks.graded_cells(notebooks.read(path)):
+            expected[gid] = pts
+    return expected
+
+
+def collect_result(course, assignment, student, outcome, grades=None, expected=None):
     """A :class:`SubmissionResult` from the gradebook and the autograded notebook."""
     from .nbgrader_plugins import METADATA_KEY
     outcome = outcome or {"success": False, "error": "not graded"}
     result = SubmissionResult(student, assignment, "graded" if outcome["success"] else "error",
                               seconds=outcome.get("seconds", 0.0))
-    expected = {}
-    for path in course.source_notebooks(assignment):
-        for _, gid, pts in notebooks.graded_cells(notebooks.read(path)):
-            expected[gid] = pts
+    if expected is None:
+        expected = _expected_points(course, assignment)
+    if grades is None:
+        grades = {r["student"]: r for r in course.grades([assignment])}
     result.max_score = sum(expected.values())
     if not outcome["success"]:
         result.problems.append(_error_summary(outcome))
         result.cells = [CellResult(g, 0.0, p, STATUS_NOT_RUN, "submission not graded") for g, p in expected.items()]
         return result
 
-    rows = [r for r in course.grades([assignment]) if r["student"] == student]
-    scores = rows[0]["questions"] if rows else {}
+    scores = grades[student]["questions"] if student in grades else {}
     manual = set()
     for path in sorted((course.autograded / student / assignment).glob("*.ipynb")):
         nb = notebooks.read(path)

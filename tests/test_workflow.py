@@ -99,22 +99,25 @@ def expected_for_wrong(wrong, pts):
     return sum(p for gid, p in pts.items() if gid not in wrong["fails"])
 
 
-def check_solution_and_blank(course, assignment, results):
+def solution_and_blank_problems(course, assignment, results):
     """solution: full marks, every graded cell passing; blank: graded, 0 points."""
     release, source = release_and_source(course, assignment)
     full = sum(points_of(source).values())
     by = {r.student: r for r in results}
+    problems = []
     sol = by["solution"]
-    assert sol.ok, sol.problems
-    failing = [(c.grade_id, c.message) for c in sol.cells if c.status != grading.STATUS_PASSED]
-    assert sol.score == full and not failing, f"the solution of {assignment} loses points: {failing}"
-    assert not sol.problems, sol.problems
+    failing = [(c.grade_id, c.status, c.message[:300]) for c in sol.cells if c.status != grading.STATUS_PASSED]
+    if not sol.ok or sol.score != full or failing or sol.problems:
+        problems.append(f"the solution scores {sol.score:g}/{full:g}: {failing} {sol.problems}")
     blank = by["blank"]
-    assert blank.ok, f"the blank release crashed the grader: {blank.problems}"
-    assert blank.score == 0
+    if not blank.ok:
+        problems.append(f"the blank release crashed the grader: {blank.problems}")
+    elif blank.score != 0:
+        problems.append(f"the blank release scores {blank.score:g}")
+    return problems
 
 
-def check_wrong_submissions(course, assignment, results):
+def wrong_submission_problems(course, assignment, results):
     """Each realistic wrong submission loses exactly its cells, with the expected feedback."""
     release, source = release_and_source(course, assignment)
     pts = points_of(source)
@@ -122,17 +125,25 @@ def check_wrong_submissions(course, assignment, results):
     by = {r.student: r for r in results}
     wrong_file = course.wrong_submissions_dir / f"{assignment}.json"
     if not wrong_file.exists():
-        pytest.fail(f"{assignment} has no realistic wrong submission: add course/wrong_submissions/{assignment}.json "
-                    f"(format: autograder.notebooks.load_wrong_submissions)")
+        return [f"{assignment} has no realistic wrong submission: add course/wrong_submissions/{assignment}.json "
+                f"(format: autograder.notebooks.load_wrong_submissions)"]
+    problems = []
     for i, wrong in enumerate(notebooks.load_wrong_submissions(wrong_file)):
         r = by[f"wrong{i:02d}"]
-        assert r.ok, r.problems
-        assert 0 < r.score < full, f"{wrong['name']}: partial marks expected, got {r.score}/{full}"
         got = {c.grade_id: c.score for c in r.cells}
-        assert r.score == sum(p for g, p in pts.items() if g not in wrong["fails"]), (wrong["name"], got)
+        expected = sum(p for g, p in pts.items() if g not in wrong["fails"])
+        if not r.ok:
+            problems.append(f"{wrong['name']}: not graded: {r.problems}")
+            continue
+        if not 0 < r.score < full:
+            problems.append(f"{wrong['name']}: partial marks expected, got {r.score:g}/{full:g}")
+        if r.score != expected:
+            problems.append(f"{wrong['name']}: expected {expected:g} (all but {sorted(wrong['fails'])}), got {got}")
         for c in r.cells:
             for text in wrong["fails"].get(c.grade_id, []):
-                assert text in c.message, f"{wrong['name']}: {c.grade_id} feedback lacks {text!r}: {c.message!r}"
+                if text not in c.message:
+                    problems.append(f"{wrong['name']}: {c.grade_id} feedback lacks {text!r}: {c.message[:300]!r}")
+    return problems
 
 
 def standard_submissions(course, assignment):
@@ -149,36 +160,25 @@ def standard_submissions(course, assignment):
 def test_fixture_solution_blank_and_wrong(fixture_course, tmp_path):
     folder = write_all(tmp_path / "incoming", standard_submissions(fixture_course, FIXTURE))
     results = grading.autograde(fixture_course, folder, FIXTURE, jobs=2, log=lambda m: None)
-    check_solution_and_blank(fixture_course, FIXTURE, results)
-    check_wrong_submissions(fixture_course, FIXTURE, results)
-
-
-@pytest.fixture(scope="module", params=LESSONS)
-def graded_lesson(request, tmp_path_factory):
-    """A lesson generated in a scratch course, with its solution, blank and wrong
-    submissions graded in one parallel run."""
-    base = tmp_path_factory.mktemp(request.param)
-    course = make_course(base / "course", [request.param])
-    course.generate([request.param], log=lambda m: None)
-    folder = write_all(base / "incoming", standard_submissions(course, request.param))
-    results = grading.autograde(course, folder, request.param, log=lambda m: None)
-    return course, request.param, results
+    problems = solution_and_blank_problems(fixture_course, FIXTURE, results) + \
+        wrong_submission_problems(fixture_course, FIXTURE, results)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.slow
-def test_lesson_release_is_clean(graded_lesson):
-    course, assignment, _ = graded_lesson
+@pytest.mark.parametrize("assignment", LESSONS)
+def test_lesson_through_nbgrader(assignment, tmp_path):
+    """generate_assignment strips solutions and hidden tests; then, graded in one parallel
+    run: the solution gets full marks, the blank release 0 without a crash, and each
+    realistic wrong submission partial marks with its feedback message."""
+    course = make_course(tmp_path / "course", [assignment])
+    course.generate([assignment], log=lambda m: None)
     assert_release_is_clean(course, assignment)
-
-
-@pytest.mark.slow
-def test_lesson_solution_full_marks_blank_zero(graded_lesson):
-    check_solution_and_blank(*graded_lesson)
-
-
-@pytest.mark.slow
-def test_lesson_wrong_submission_partial_marks(graded_lesson):
-    check_wrong_submissions(*graded_lesson)
+    folder = write_all(tmp_path / "incoming", standard_submissions(course, assignment))
+    results = grading.autograde(course, folder, assignment, log=lambda m: None)
+    problems = solution_and_blank_problems(course, assignment, results) + \
+        wrong_submission_problems(course, assignment, results)
+    assert not problems, "\n".join(problems)
 
 
 # --- a class of 31 mixed submissions, graded in parallel ----------------------------------------------
