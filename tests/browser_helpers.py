@@ -334,6 +334,7 @@ def move(box, label_loc, action):
 def screenshot(page, element, path, margin=6):
     """A PNG of `element` with a small margin left, right and on top (the widgets'
     labels sit flush with their box; below it the next cell's border would show)."""
+    page.add_style_tag(content=".jp-cell-toolbar { display: none !important; }")
     element.scroll_into_view_if_needed()
     box = element.bounding_box()
     x, y = max(box["x"] - margin, 0), max(box["y"] - margin, 0)
