@@ -1066,7 +1066,7 @@ def _peak_and_time(fn):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     # timed separately: tracemalloc slows Python down
-    return value, peak, _best_time(fn, repeats=7, min_time=0.02)
+    return value, peak, _best_time(fn, repeats=5, min_time=0.005)
 
 
 def measure_implicit_vs_unrolled(n=100, rho=0.98, tols=(1e-2, 1e-4, 1e-6, 1e-8, 1e-10, 1e-12), seed=0):
