@@ -252,7 +252,8 @@ PAGE_REPORT_JS = r"""() => {
         empty_widget_views: widgetViews.filter(o => o.getBoundingClientRect().height < 10).length,
         tracebacks: stderr.filter(t => /Traceback \(most recent call last\)|^-{20,}\n\w+(Error|Exception|Failure)/m.test(t))
                           .map(t => t.slice(0, 600)),
-        warnings: stderr.filter(t => !/Traceback \(most recent call last\)/.test(t)).map(t => t.slice(0, 300)),
+        warnings: stderr.filter(t => t.trim() && !/Traceback \(most recent call last\)|^-{20,}\n\w+(Error|Exception|Failure)/m.test(t))
+                        .map(t => t.slice(0, 300)),
         widget_errors: (text.match(/(Error displaying widget[^\n]*|Loading widget\.\.\.|Error rendering output item[^\n]*|A Jupyter widget could not be displayed[^\n]*)/g) || []),
         sliders: panel.querySelectorAll('.widget-slider').length,
         buttons: panel.querySelectorAll('.widget-button, .widget-toggle-button').length,

@@ -138,6 +138,9 @@ def test_landing_page_and_every_lesson_are_served(binder_build, binder_lab):
     landing = landing_of(clone)
     status, _ = binder_lab.get(f"/lab/tree/student/{landing}")
     assert status == 200
+    # /lab/tree/<anything> answers 200; the contents API says whether the file is there
+    model = binder_lab.get_json(f"/api/contents/student/{landing}?content=0")
+    assert model["name"] == landing
     listing = binder_lab.get_json("/api/contents/student")
     names = {item["name"] for item in listing["content"]}
     missing = [a for a in lessons_of(clone) if a not in names]
