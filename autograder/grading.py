@@ -199,12 +199,18 @@ class WarmServer:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "autograder.warmkernel", "serve", self.socket, *self.preload],
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=self._dir)
+        import select
         deadline = time.monotonic() + self.startup_timeout
         line = ""
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            line = self.proc.stdout.readline()
-            if "ready" in line:
+        while self.proc.poll() is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 break
+            ready, _, _ = select.select([self.proc.stdout], [], [], remaining)
+            if ready:
+                line = self.proc.stdout.readline()
+                if "ready" in line or not line:
+                    break
         if "ready" not in line:
             self.__exit__(None, None, None)
             self.socket = None
