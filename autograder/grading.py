@@ -437,8 +437,10 @@ def format_results(results):
         lines.append(f"{r.student:<{width}}  {r.score:>5g}/{r.max_score:<5g}  {status}")
         for c in bad:
             if c.status in (STATUS_TIMEOUT, STATUS_DIED, STATUS_NOT_RUN, STATUS_MANUAL) and r.ok:
-                lines.append(f"{'':<{width}}    {c.grade_id}: {c.status}" + (f" ({c.message.splitlines()[0]})"
-                                                                             if c.message else ""))
+                detail = c.message.splitlines()[0] if c.message else ""
+                if detail.startswith(c.status):
+                    detail = detail[len(c.status):].lstrip(" :")
+                lines.append(f"{'':<{width}}    {c.grade_id}: {c.status}" + (f" ({detail})" if detail else ""))
         for p in (r.problems if r.ok else r.problems[1:]):
             lines.append(f"{'':<{width}}    {p}")
     return "\n".join(lines)

@@ -14,6 +14,7 @@ assignment has ``course/wrong_submissions/<A>.json``).
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,15 @@ def make_submissions(course, assignment, n, folder):
     for i, (_, nb) in enumerate(kinds):
         notebooks.write(nb, folder / f"student{i:03d}.ipynb")
     return [k for k, _ in kinds]
+
+
+def cpu_seconds():
+    """CPU time of this process and of every finished descendant (kernels included)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 def scores(course):
@@ -85,20 +95,26 @@ def main(argv=None):
         print(f"{args.n} submissions of {assignment} "
               f"({kinds.count('solution')} solution, {kinds.count('blank')} blank, {kinds.count('wrong')} wrong); "
               f"{os.cpu_count()} CPUs")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         proc = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", assignment], cwd=stock.root,
                               env=stock.env(), capture_output=True, text=True)
-        serial = time.perf_counter() - t0
-        print(f"stock nbgrader autograde (serial): {serial:7.1f} s  ({serial / args.n:.2f} s per notebook, "
-              f"exit {proc.returncode})")
+        serial, serial_cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        print(f"stock nbgrader autograde (serial): {serial:7.1f} s wall, {serial_cpu:7.1f} s CPU "
+              f"({serial / args.n:.2f} s per notebook, exit {proc.returncode})")
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         results = grading.autograde(ours, tmp / "incoming", assignment, jobs=args.jobs, warm=not args.cold,
                                     log=lambda m: None)
-        parallel = time.perf_counter() - t0
+        parallel, parallel_cpu = time.perf_counter() - t0, cpu_seconds() - c0
         jobs = args.jobs or os.cpu_count()
-        print(f"python -m autograder autograde:    {parallel:7.1f} s  ({parallel / args.n:.2f} s per notebook, "
-              f"{jobs} workers, {'cold' if args.cold else 'warm'} kernels)")
+        print(f"python -m autograder autograde:    {parallel:7.1f} s wall, {parallel_cpu:7.1f} s CPU "
+              f"({parallel / args.n:.2f} s per notebook, {jobs} workers, {'cold' if args.cold else 'warm'} kernels)")
+        try:
+            load = os.getloadavg()[0]
+        except OSError:
+            load = float("nan")
+        print(f"load average now {load:.1f} on {os.cpu_count()} CPUs (other work on the machine slows both "
+              "runs, the parallel one more)")
 
         a, b = scores(stock), scores(ours)
         identical = a == b
@@ -114,6 +130,7 @@ def main(argv=None):
         out.write_text(json.dumps({
             "assignment": assignment, "n": args.n, "cpus": os.cpu_count(), "jobs": jobs,
             "warm": not args.cold, "serial_seconds": round(serial, 2), "parallel_seconds": round(parallel, 2),
+            "serial_cpu_seconds": round(serial_cpu, 2), "parallel_cpu_seconds": round(parallel_cpu, 2),
             "ratio": round(ratio, 3), "identical_grades": identical, "not_graded": errors,
         }, indent=1))
         return 0 if identical and not errors else 1
