@@ -232,11 +232,10 @@ def error_outputs(nb):
             for out in cell.get("outputs", []) if out.get("output_type") == "error"]
 
 
-def widget_outputs(nb):
-    """Indices of the code cells whose saved outputs include a widget view."""
-    return [i for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"
-            and any("application/vnd.jupyter.widget-view+json" in out.get("data", {})
-                    for out in cell.get("outputs", []))]
+def widget_view_count(nb):
+    """How many widget views the kernel displayed, as saved in the notebook's outputs."""
+    return sum(1 for cell in nb["cells"] if cell["cell_type"] == "code" for out in cell.get("outputs", [])
+               if "application/vnd.jupyter.widget-view+json" in out.get("data", {}))
 
 
 # What the page shows: top-level widget views, tracebacks, widget errors.

@@ -13,7 +13,9 @@ once the kernel is idle we check:
 - moving the lesson's main widget (a slider, a dropdown, a button) changes
   the output it drives (the plot's bytes or the text differ);
 - the instructor side: the formgrader lists every lesson, and Validate on a
-  student notebook reports failures when blank and success when solved.
+  student notebook reports failures when blank and success when solved;
+- and that these checks can fail: a notebook with an error and a slider that
+  drives nothing is reported on both counts.
 
 Several lessons run at once (pages in one browser, kernels in parallel), so
 the suite costs about as much as its slowest lessons. A screenshot of each
@@ -184,12 +186,12 @@ def auto_widget(page):
     return dict(control=found["control"], action=action[found["kind"]])
 
 
-def run_problems(lesson, rel, page, lab):
+def run_problems(lesson, path, page, lab):
     """What is wrong after Run All: cells that raised or never ran, tracebacks, widgets
     that did not render (a list of messages; empty when all is well)."""
     problems = []
     bh.save_notebook(page)
-    nb = lab.notebook(f"course/source/{rel}")
+    nb = lab.notebook(path)
     code = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
     errors = bh.error_outputs(nb)
     if errors:
@@ -208,8 +210,7 @@ def run_problems(lesson, rel, page, lab):
         problems.append(f"the page shows tracebacks: {report['tracebacks']}")
     if report["widget_errors"]:
         problems.append(f"widgets failed to render: {report['widget_errors']}")
-    n_views = sum(1 for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
-                  if "application/vnd.jupyter.widget-view+json" in o.get("data", {}))
+    n_views = bh.widget_view_count(nb)
     if n_views == 0:
         problems.append("the lesson displays no widget: every lesson needs at least one")
     elif report["widget_views"] != n_views:
@@ -219,19 +220,20 @@ def run_problems(lesson, rel, page, lab):
     return problems
 
 
-def move_main_widget(lesson, page):
+def move_main_widget(lesson, page, config=None, screenshot=True, redraw_timeout=60_000):
     """Screenshot the lesson's main widget, move it, and check the output it drives redraws."""
-    config = LESSON_WIDGETS.get(lesson) or auto_widget(page)
+    config = config or LESSON_WIDGETS.get(lesson) or auto_widget(page)
     assert config, "the widgets have no slider, dropdown or button to move"
     box, control = bh.widget_box(page, config["control"], config.get("nth", 0), config["action"])
     box.scroll_into_view_if_needed()
     before = bh.driven_output(box)
     assert before["images"] or before["text"].strip(), "the main widget shows no output"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    bh.screenshot(page, box, SCREENSHOTS / f"{lesson}.png")
+    if screenshot:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        bh.screenshot(page, box, SCREENSHOTS / f"{lesson}.png")
     tracebacks_before = bh.page_report(page)["tracebacks"]
     what = bh.move(box, control, config["action"])
-    after = bh.wait_output_changed(page, box, before)
+    after = bh.wait_output_changed(page, box, before, timeout=redraw_timeout)
     assert after != before, f"{what} ({config['control']!r}) did not change the output it drives"
     if before["images"]:
         assert len(after["images"]) == len(before["images"]), (
@@ -248,13 +250,44 @@ def test_lesson_runs_and_its_widgets_respond(rel, runs, lab):
     run = runs.finish(rel)
     page = run["page"]
     print(f"{lesson}: Run All finished in {run['seconds']:.1f} s")
-    problems = run_problems(lesson, rel, page, lab)
+    problems = run_problems(lesson, f"course/source/{rel}", page, lab)
     # the widget is checked even when a later cell failed: one run reports everything
     try:
         move_main_widget(lesson, page)
     except AssertionError as exc:
         problems.append(f"main widget: {exc}")
     assert not problems, f"{lesson}:\n  " + "\n  ".join(problems)
+
+
+def test_the_checks_catch_an_error_and_a_widget_that_does_not_redraw(browser, lab, lab_root):
+    """The checks above can fail: a notebook whose slider drives nothing and whose last
+    cell raises is reported on both counts."""
+    import nbformat
+    cells = [
+        "import ipywidgets as widgets",
+        "widgets.interact(lambda k: print('always the same'), "
+        "k=widgets.IntSlider(value=0, min=0, max=5, description='dead'));",
+        "1 / 0",
+        "print('never reached')",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (lab_root / "selftest").mkdir(exist_ok=True)
+    nbformat.write(nb, str(lab_root / "selftest" / "broken.ipynb"))
+    page = browser.new_page(viewport=bh.VIEWPORT)
+    try:
+        bh.open_notebook(page, lab, "selftest/broken.ipynb")
+        bh.start_run_all(page)
+        bh.wait_run_finished(page)
+        problems = run_problems("selftest", "selftest/broken.ipynb", page, lab)
+        assert any("ZeroDivisionError" in p for p in problems), problems
+        assert any("never ran" in p for p in problems), problems
+        assert any("tracebacks" in p for p in problems), problems
+        with pytest.raises(AssertionError, match="did not change the output"):
+            move_main_widget("selftest", page, dict(control="dead", action=("slider", 1)), screenshot=False,
+                             redraw_timeout=5_000)
+    finally:
+        page.close()
 
 
 # ---------------------------------------------------------------- the instructor side
