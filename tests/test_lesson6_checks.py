@@ -603,7 +603,6 @@ def test_notebook_executes_fast_with_every_check_passing_and_blank_fails_cleanly
     assert nb.metadata.get("widgets"), "the cobweb widget left no widget state"
     images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     assert images >= 4
-    slow = {i: round(t, 1) for i, t in times.items() if t > 10}
 
     blank = notebooks.read(NOTEBOOK)
     for cell in blank.cells:
