@@ -335,9 +335,13 @@ def _run_pool(course, assignment, students, jobs, env, deadline, log):
 # --- reading the results back ----------------------------------------------------------------
 
 def _first_lines(text, n=12):
+    """The first n lines of a message; a check's hint line is always kept (it says what to fix)."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", text or "").strip()
     lines = text.splitlines()
-    return "\n".join(lines[:n]) + ("\n…" if len(lines) > n else "")
+    if len(lines) <= n:
+        return "\n".join(lines)
+    hints = [line for line in lines[n:] if line.lstrip().startswith("hint:")]
+    return "\n".join(lines[:n] + ["…"] + hints)
 
 
 def cell_outcome(cell):
