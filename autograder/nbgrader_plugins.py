@@ -10,7 +10,10 @@ autograde`` and the formgrader's buttons.
   ``KeyboardInterrupt``), stock nbgrader fails the whole submission and
   records no grades. Here the cells that ran keep their scores, the cell at
   fault says what happened, and the cells after it are marked "not run"
-  (so they score 0) instead.
+  (so they score 0) instead. It also waits for kernel messages in short
+  slices: a long single wait on the asyncio ZMQ socket sometimes misses
+  the wake-up and sits out the whole cell timeout (30 s) although the reply
+  is there (seen after cells that display widgets).
 - :class:`TamperScan` (autograde, after ``SaveAutoGrades``): scans the
   student-written cells with :mod:`autograder.tamper`; a flagged notebook gets
   0 and "needs manual grade" on every graded cell after the first flagged
@@ -20,6 +23,10 @@ autograde`` and the formgrader's buttons.
   failed, expected, got, hint) but not the traceback, whose source lines
   would reveal the hidden test code that ``ClearHiddenTests`` strips.
 """
+import time
+from queue import Empty
+
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
@@ -43,6 +50,20 @@ NOT_RUN = "NotRun"
 TIMEOUT = "CellTimeoutError"
 
 
+def _sliced(get_msg, step=0.25):
+    """``get_msg(timeout)`` as a series of short waits, each of which re-checks the socket."""
+    async def get_msg_sliced(timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = step if deadline is None else max(0.0, min(step, deadline - time.monotonic()))
+            try:
+                return await get_msg(timeout=wait)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+    return get_msg_sliced
+
+
 class ResilientExecute(Execute):
     """nbgrader's Execute, but a dead or stuck kernel ends the run, not the grading."""
 
@@ -60,6 +81,14 @@ class ResilientExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._stopped = None
         return super().preprocess(nb, resources, km)
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        for channel in (kc.shell_channel, kc.iopub_channel):
+            channel.get_msg = _sliced(channel.get_msg)
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
@@ -81,7 +110,6 @@ class ResilientExecute(Execute):
             cell.outputs.append(error_output(
                 TIMEOUT, f"the cell ran longer than {self.timeout} s and ignored the interrupt; "
                          "the kernel was stopped"))
-            from jupyter_core.utils import run_sync
             try:
                 run_sync(self.km.shutdown_kernel)(now=True)
             except Exception as err:  # the kernel is beyond help; cleanup copes with a dead one
