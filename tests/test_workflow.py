@@ -304,7 +304,7 @@ def test_feedback_has_no_hidden_tests(fixture_course, tmp_path):
     assert "check_central_hidden" in secret  # the fixture has hidden tests to leak
     for student in ("good", "wrong"):
         html = (fixture_course.feedback_dir / student / FIXTURE / f"{FIXTURE}.html").read_text()
-        assert "check_central(" in html.replace("</span><span class=\"p\">", "") or "check_central" in html
+        assert "check_central" in html, "the visible test stays in the feedback"
         for name in secret:
             assert name not in html, f"hidden test {name} appears in {student}'s feedback"
         assert "HIDDEN TESTS" not in html
