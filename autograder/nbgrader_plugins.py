@@ -50,9 +50,9 @@ NOT_RUN = "NotRun"
 TIMEOUT = "CellTimeoutError"
 
 
-def _sliced(get_msg, step=0.25):
+def sliced_get_msg(get_msg, step=0.25):
     """``get_msg(timeout)`` as a series of short waits, each of which re-checks the socket."""
-    async def get_msg_sliced(timeout=None):
+    async def get_msgsliced_get_msg(timeout=None):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = step if deadline is None else max(0.0, min(step, deadline - time.monotonic()))
@@ -85,7 +85,7 @@ class ResilientExecute(Execute):
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
         for channel in (kc.shell_channel, kc.iopub_channel):
-            channel.get_msg = _sliced(channel.get_msg)
+            channel.get_msg = sliced_get_msg(channel.get_msg)
         return kc
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
