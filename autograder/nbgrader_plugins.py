@@ -52,7 +52,7 @@ TIMEOUT = "CellTimeoutError"
 
 def sliced_get_msg(get_msg, step=0.25):
     """``get_msg(timeout)`` as a series of short waits, each of which re-checks the socket."""
-    async def get_msgsliced_get_msg(timeout=None):
+    async def get_msg_sliced(timeout=None):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = step if deadline is None else max(0.0, min(step, deadline - time.monotonic()))
