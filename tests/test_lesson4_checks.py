@@ -502,30 +502,8 @@ def test_notebook_executes_with_every_check_passing(tmp_path):
 
 
 #: Realistic wrong submissions, in the format of course/wrong_submissions/<assignment>.json.
-WRONG_SUBMISSIONS = [
-    {"name": "hvp returns the gradient, newton step with a plus sign",
-     "replace": {
-         "task42-hvp": ["# Task 4.2: the Hessian-vector product, forward over reverse",
-                        "def hvp(f, x, v):",
-                        "    return jvp(grad(f), (x,), (v,))[0]"],
-         "task43-newton-step": ["# Task 4.3: one step of Newton's method for minimisation",
-                                "def newton_step(f, x):",
-                                "    return x + np.linalg.solve(hessian(f)(x), grad(f)(x))"]},
-     "fails": {"test42-hvp": ["that is the gradient ∇f(x)"],
-               "test42-hvp-cost": ["the result is wrong"],
-               "test43-newton-step": ["sign error"],
-               "test43-newton-rosenbrock": ["leave Newton's path"]}},
-    {"name": "second derivative is only the first derivative; hvp forms the Hessian",
-     "replace": {
-         "task41-second-derivative": ["# Task 4.1: the second derivative by nesting two levels of forward mode",
-                                      "def second_derivative(f, x):",
-                                      "    return jvp(f, (x,), (1.0,))[1]"],
-         "task42-hvp": ["# Task 4.2: the Hessian-vector product, forward over reverse",
-                        "def hvp(f, x, v):",
-                        "    return hessian(f)(x) @ v"]},
-     "fails": {"test41-second-derivative": ["that is f′(x)"],
-               "test42-hvp-cost": ["n directions at once"]}},
-]
+WRONG_SUBMISSIONS = json.loads((Path(__file__).resolve().parents[1] / "course" / "wrong_submissions"
+                               / "lesson4_higher_order.json").read_text())
 
 
 def grade_with_nbgrader(tmp_path, assignment, source_path, submissions):

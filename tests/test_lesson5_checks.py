@@ -418,48 +418,8 @@ def test_notebook_executes_with_every_check_passing():
     assert nb.metadata.get("widgets"), "the widgets left no widget state"
 
 
-WRONG_SUBMISSIONS = [
-    {"name": "division partial with the wrong sign; A_i products in the wrong order",
-     "replace": {
-         "task51-elemental-partials": [
-             "# Task 5.1: the elemental partials c_ij of each primitive",
-             "def elemental_partials(op, args):",
-             "    rules = {'add': lambda a, b: (1.0, 1.0), 'subtract': lambda a, b: (1.0, -1.0),",
-             "             'multiply': lambda a, b: (b, a), 'divide': lambda a, b: (1 / b, a / b**2),",
-             "             'negative': lambda a: (-1.0,), 'sin': lambda a: (np.cos(a),),",
-             "             'cos': lambda a: (-np.sin(a),), 'exp': lambda a: (np.exp(a),),",
-             "             'log': lambda a: (1 / a,), 'sqrt': lambda a: (0.5 / np.sqrt(a),),",
-             "             'tanh': lambda a: (1 - np.tanh(a)**2,)}",
-             "    return rules[op](*args)"],
-         "task54-jacobian-forward": [
-             "# Task 5.4: the Jacobian by accumulating A_1, A_2, ..., A_l (forward mode)",
-             "def jacobian_forward(C, n, m):",
-             "    N = C.shape[0]",
-             "    M = np.eye(N)",
-             "    for i in range(1, N - n + 1):",
-             "        M = M @ state_jacobian(C, n, i)",
-             "    return M[N - m:, :n]"]},
-     "fails": {"test51-elemental-partials": ["sign: ∂(a/b)/∂b = −a/b²"],
-               "test54-jacobian-forward": ["A₁ must act first"]}},
-    {"name": "C transposed; JVP not transposed",
-     "replace": {
-         "task52-extended-matrix": [
-             "# Task 5.2: the matrix C of elemental partials of a trace",
-             "def extended_matrix(tr):",
-             "    n, N = tr.n_inputs, len(tr)",
-             "    C = np.zeros((N, N))",
-             "    for row in tr.rows:",
-             "        for j, c in zip(row.parents, row.partials):",
-             "            C[j + n - 1, row.index + n - 1] += c",
-             "    return C"],
-         "task56-vjp-from-jvp": [
-             "# Task 5.6: the transpose of the JVP, entry by entry: (J^T ybar)_j = <ybar, J e_j>",
-             "def vjp_from_jvp(f, x, ybar):",
-             "    J = np.stack([jvp(f, (x,), (e,))[1] for e in np.eye(x.size)], axis=-1)",
-             "    return J @ ybar"]},
-     "fails": {"test52-extended-matrix": ["transposed"],
-               "test56-vjp-from-jvp": ["that is J ȳ, not Jᵀ ȳ"]}},
-]
+WRONG_SUBMISSIONS = json.loads((Path(__file__).resolve().parents[1] / "course" / "wrong_submissions"
+                               / "lesson5_linear_maps.json").read_text())
 
 
 @pytest.mark.slow

@@ -7,6 +7,8 @@ single-point mutants of the solutions.
 The slow tests execute the notebook with nbclient (the blank release fails cleanly) and grade it through the real
 nbgrader (solution → full marks, blank → 0, wrong → partial with its message).
 """
+import json
+from pathlib import Path
 import math
 import time
 
@@ -618,47 +620,8 @@ def test_notebook_executes_fast_with_every_check_passing_and_blank_fails_cleanly
 
 
 #: Realistic wrong submissions: (name, {solution grade_id: source}, {graded cell: [words in its output]}).
-WRONG_SUBMISSIONS = [
-    {"name": "∂g/∂θ with a factor θ instead of y; the adjoint iterated with a JVP (no transpose)",
-     "replace": {
-         "task61-ift": ["# Task 6.1: dy*/dθ and dy*/dx of y = tanh(θy + x) by the implicit function theorem",
-                        "def ift_derivatives(theta, x, y):",
-                        "    s = 1 - np.tanh(theta * y + x) ** 2",
-                        "    return theta * s / (1 - theta * s), s / (1 - theta * s)"],
-         "task62-adjoint-solve": [
-             "# Task 6.2: the adjoint solve (I - dg/dy)^T u = ybar by iteration with VJPs",
-             "def adjoint_solve(g, y_star, params, ybar, rtol=1e-12, max_iter=10_000):",
-             "    u = ybar",
-             "    for _ in range(max_iter):",
-             "        u_new = ybar + jvp(lambda y: g(y, *params), (y_star,), (u,))[1]",
-             "        if np.max(np.abs(u_new - u)) <= rtol * np.max(np.abs(u_new)):",
-             "            return u_new",
-             "        u = u_new",
-             "    raise RuntimeError('no convergence')"]},
-     "fails": {"test61-dtheta": ["the factor is y"],
-               "test62-adjoint-solve": ["the adjoint system has the transpose"],
-               "test62-adjoint-edges": [], "test63-vjp": ["transposed wrongly"], "test63-vjp-fd": []}},
-    {"name": "an absolute tolerance in the adjoint solve; the VJP skips the adjoint",
-     "replace": {
-         "task62-adjoint-solve": [
-             "# Task 6.2: the adjoint solve (I - dg/dy)^T u = ybar by iteration with VJPs",
-             "def adjoint_solve(g, y_star, params, ybar, rtol=1e-12, max_iter=10_000):",
-             "    _, pullback = vjp(lambda y: g(y, *params), y_star)",
-             "    u = ybar",
-             "    for _ in range(max_iter):",
-             "        u_new = ybar + pullback(u)[0]",
-             "        if np.max(np.abs(u_new - u)) <= 1e-10:",
-             "            return u_new",
-             "        u = u_new",
-             "    raise RuntimeError('no convergence')"],
-         "task63-fixed-point-vjp": [
-             "# Task 6.3: the VJP of y*(params) by the implicit function theorem",
-             "def fixed_point_vjp(g, y_star, params, ybar):",
-             "    _, pullback = vjp(lambda *p: g(y_star, *p), *params)",
-             "    return pullback(ybar)"]},
-     "fails": {"test62-adjoint-edges": ["does not scale with ȳ"],
-               "test63-vjp": ["you skipped the adjoint solve"], "test63-vjp-fd": ["skipped the adjoint"]}},
-]
+WRONG_SUBMISSIONS = json.loads((Path(__file__).resolve().parents[1] / "course" / "wrong_submissions"
+                               / "lesson6_implicit_layers.json").read_text())
 
 
 @pytest.mark.slow

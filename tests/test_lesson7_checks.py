@@ -7,6 +7,8 @@ hint on realistic wrong code, and they kill the single-point mutants of the solu
 The slow tests execute the notebook with nbclient (the blank release fails cleanly) and grade it through the real nbgrader
 (solution → full marks, blank → 0, wrong → partial with its message).
 """
+import json
+from pathlib import Path
 import math
 import time
 
@@ -555,33 +557,8 @@ def test_notebook_executes_fast_with_every_check_passing_and_blank_fails_cleanly
             assert errors and errors[0].ename == "CheckFailure" and "not done" in errors[0].evalue, cell.source
 
 
-WRONG_SUBMISSIONS = [
-    {"name": "the adjoint dynamics with +aᵀ∂f/∂y (parameters right); the backward pass correct",
-     "replace": {
-         "task71-dynamics": [
-             "# Task 7.1: the augmented dynamics of (y, a, a_params)",
-             "def adjoint_dynamics(f, state, t, params):",
-             "    dy, pullback = vjp(lambda y, *p: f(y, t, *p), state.y, *params)",
-             "    cotangents = pullback(state.a)",
-             "    return Adjoint(dy, cotangents[0], tuple(-c for c in cotangents[1:]))"]},
-     "fails": {"test71-dynamics": ["wrong sign of the adjoint dynamics"],
-               "test72-one-interval": [], "test72-observations": [], "test72-differences": []}},
-    {"name": "the backward pass forgets the jumps at the observation times",
-     "replace": {
-         "task72-backward": [
-             "# Task 7.2: the backward pass of the adjoint method (RK4, jumps at the observation times)",
-             "def adjoint_backward(f, ts, ys, ybars, params, steps):",
-             "    field = lambda state, t: adjoint_dynamics(f, state, t, params)",
-             "    a, a_params = ybars[-1], tuple(np.zeros_like(p) for p in params)",
-             "    for i in range(len(ts) - 1, 0, -1):",
-             "        h = (ts[i - 1] - ts[i]) / steps",
-             "        state = Adjoint(ys[i], a, a_params)",
-             "        for j in range(steps):",
-             "            state = rk4_step(field, state, ts[i] + j * h, h)",
-             "        a, a_params = state.a, state.a_params",
-             "    return a, a_params"]},
-     "fails": {"test72-observations": ["forgot the jumps"], "test72-differences": ["forgot the jumps"]}},
-]
+WRONG_SUBMISSIONS = json.loads((Path(__file__).resolve().parents[1] / "course" / "wrong_submissions"
+                               / "lesson7_neural_odes.json").read_text())
 
 
 @pytest.mark.slow
