@@ -161,7 +161,7 @@ def cmd_generate(args):
 def cmd_autograde(args):
     from .grading import autograde, format_results
     course = _course(args)
-    results = autograde(course, args.submissions, args.assignment, jobs=args.jobs, warm=not args.cold)
+    results = autograde(course, args.submissions, args.assignment, jobs=args.jobs)
     print(format_results(results))
     if args.csv:
         path, _ = course.export_csv(args.csv, [args.assignment])
@@ -240,7 +240,6 @@ def build_parser():
     p.add_argument("submissions", help="<student>/<assignment>/*.ipynb, <student>/*.ipynb or <student>.ipynb")
     p.add_argument("--assignment", "-a", required=True)
     p.add_argument("--jobs", "-j", type=int, default=None, help="parallel workers (default: CPU count)")
-    p.add_argument("--cold", action="store_true", help="start every kernel from scratch (no fork server)")
     p.add_argument("--csv", help="also write the assignment's grades CSV here")
     p.add_argument("--json", help="write the per-submission results as JSON here")
     p.set_defaults(func=cmd_autograde)

@@ -4,30 +4,28 @@
 folder and graded by a pool of worker processes. Each worker imports
 nbgrader once and runs nbgrader's own ``Autograde`` converter (the same
 preprocessors, gradebook and config as ``nbgrader autograde``) one student at
-a time; kernels are forked from a warm server (:mod:`autograder.warmkernel`)
-instead of started cold. A submission that cannot be read, kills its kernel,
-loops forever or even hangs its worker is reported and scored; it never stops
-the others.
+a time; the course's pipeline computes the verdicts outside the student's
+process (:mod:`autograder.verdicts`). A submission that cannot be read, ends
+its process, loops forever or even hangs its worker is reported and scored;
+it never stops the others.
 
 ``check``: the self-learner's grader. It takes the student's notebook, puts
-back the instructor's test cells (visible and hidden) and read-only cells
-from the source notebook, runs it in a fresh kernel and reports every graded
-cell with its points and the checks' messages.
+back the instructor's test cells (visible and hidden) from the source
+notebook and grades it with the same routine as autograde, reporting every
+graded cell with its points and the checks' messages.
 """
 import multiprocessing
 import os
 import queue
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import notebooks, tamper
+from . import notebooks
 from .workflow import Course, CourseError
 
 STATUS_PASSED = "passed"
@@ -158,78 +156,7 @@ def _worker_main(course_root, assignment, env, tasks, results):
                       "log": outcome.get("log", "")}, time.perf_counter() - started))
 
 
-def preload_modules(course, assignment):
-    """Top-level imports of the assignment's notebooks that the warm server may import."""
-    import ast
-    names = set()
-    for path in course.source_notebooks(assignment):
-        for cell in notebooks.read(path).cells:
-            if cell.cell_type != "code":
-                continue
-            text = "\n".join("" if re.match(r"\s*[%!]", line) else line
-                             for line in notebooks.source_text(cell).split("\n"))
-            try:
-                tree = ast.parse(text)
-            except SyntaxError:
-                continue
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Import):
-                    names.update(a.name for a in node.names)
-                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                    names.add(node.module)
-                    names.update(f"{node.module}.{a.name}" for a in node.names if a.name != "*")
-    local = {p.stem for p in (course.source / assignment).glob("*.py")}
-    return sorted(n for n in names if n.split(".")[0] not in local)
-
-
-class WarmServer:
-    """The fork server of :mod:`autograder.warmkernel`, for the length of a `with`."""
-
-    def __init__(self, env, preload=(), startup_timeout=60):
-        self.env, self.preload, self.startup_timeout = env, list(preload), startup_timeout
-        self.proc = None
-        self.socket = None
-
-    def __enter__(self):
-        from . import warmkernel
-        if not warmkernel.available():
-            return self
-        self._dir = tempfile.mkdtemp(prefix="autodiff-warm-")
-        self.socket = os.path.join(self._dir, "kernels.sock")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.warmkernel", "serve", self.socket, *self.preload],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=self._dir)
-        import select
-        deadline = time.monotonic() + self.startup_timeout
-        line = ""
-        while self.proc.poll() is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            ready, _, _ = select.select([self.proc.stdout], [], [], remaining)
-            if ready:
-                line = self.proc.stdout.readline()
-                if "ready" in line or not line:
-                    break
-        if "ready" not in line:
-            self.__exit__(None, None, None)
-            self.socket = None
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if getattr(self, "_dir", None):
-            shutil.rmtree(self._dir, ignore_errors=True)
-        self.proc = None
-
-
-def autograde(course, submissions, assignment, *, jobs=None, warm=True, deadline=None, log=print):
+def autograde(course, submissions, assignment, *, jobs=None, deadline=None, log=print):
     """Grade a folder of submissions of one assignment in parallel.
 
     Returns a list of :class:`SubmissionResult`, one per student, sorted by id.
@@ -243,22 +170,17 @@ def autograde(course, submissions, assignment, *, jobs=None, warm=True, deadline
     if deadline is None:
         n_code = sum(1 for p in course.source_notebooks(assignment)
                      for c in notebooks.read(p).cells if c.cell_type == "code")
-        timeout = course.config().Execute.get("timeout", 30) or 30
+        timeout = course.config().SandboxGrade.get("timeout", 30) or 30
         deadline = 120 + n_code * (timeout + 15)
 
     env = course.env()
-    outcomes = {}
     started_at = time.perf_counter()
-    with WarmServer(env, preload_modules(course, assignment) if warm else ()) as server:
-        if warm and server.socket:
-            env = dict(env, AUTODIFF_WARM_KERNEL=server.socket)
-        outcomes = _run_pool(course, assignment, students, jobs, env, deadline, log)
+    outcomes = _run_pool(course, assignment, students, jobs, env, deadline, log)
     grades = {r["student"]: r for r in course.grades([assignment])}
     expected = _expected_points(course, assignment)
     results = [collect_result(course, assignment, s, outcomes.get(s), grades, expected) for s in students]
     wall = time.perf_counter() - started_at
-    log(f"graded {len(results)} submission(s) of {assignment} in {wall:.1f} s with {jobs} worker(s)"
-        + (" (warm kernels)" if warm and env.get("AUTODIFF_WARM_KERNEL") else ""))
+    log(f"graded {len(results)} submission(s) of {assignment} in {wall:.1f} s with {jobs} worker(s)")
     return results
 
 
@@ -389,19 +311,15 @@ def collect_result(course, assignment, student, outcome, grades=None, expected=N
         return result
 
     scores = grades[student]["questions"] if student in grades else {}
-    manual = set()
     for path in sorted((course.autograded / student / assignment).glob("*.ipynb")):
         nb = notebooks.read(path)
-        result.problems += [f"tampering: {flag}" for flag in nb.metadata.get(METADATA_KEY, {}).get("tamper", [])]
+        result.problems += list(nb.metadata.get(METADATA_KEY, {}).get("problems", []))
         for index, cell in enumerate(nb.cells):
             gid = notebooks.grade_id(cell)
             if cell.cell_type != "code":
                 continue
             status, message = cell_outcome(cell)
             if notebooks.is_graded(cell):
-                if any("not scored automatically" in (o.get("text") or "") for o in cell.get("outputs", [])):
-                    status, message = STATUS_MANUAL, "tampering flagged before this cell"
-                    manual.add(gid)
                 score, maxs = scores.get(gid, (0.0, expected.get(gid, 0.0)))
                 result.cells.append(CellResult(gid, score, maxs, status, message))
             elif status in (STATUS_TIMEOUT, STATUS_DIED):
@@ -501,56 +419,32 @@ def merge_for_check(student_nb, source_nb):
 
 
 def check_notebook(path, course=None, *, timeout=None, warm=False):
-    """Grade one notebook locally with the visible and hidden tests.
-
-    Returns ``(SubmissionResult, executed notebook)``.
-    """
-    from .nbgrader_plugins import ResilientExecute
+    """Grade one notebook locally with the visible and hidden tests, exactly as autograde does
+    (:func:`autograder.verdicts.grade`). Returns ``(SubmissionResult, graded notebook)``."""
+    from . import verdicts
+    from .nbgrader_plugins import apply_outputs, protected_paths
     course = course or Course()
     student_nb = notebooks.read(path)
     assignment, source_path = find_source(course, student_nb)
     source_nb = notebooks.read(source_path)
-    merged = merge_for_check(student_nb, source_nb)
-    result = SubmissionResult(Path(path).stem, assignment, "graded")
-    instructor = {notebooks.source_text(c) for c in notebooks.read(source_path).cells if c.cell_type == "code"}
-    flags = tamper.scan_cells(merged.cells, lambda i, c: tamper.is_student_cell(c)
-                              and notebooks.source_text(c) not in instructor)
-
-    timeout = timeout or course.config().Execute.get("timeout", 30) or 30
+    timeout = timeout or course.config().SandboxGrade.get("timeout", 30) or 30
     with tempfile.TemporaryDirectory(prefix="autodiff-check-") as tmp:
         # the assignment's other files (modules, data), as nbgrader copies them
         for item in (course.source / assignment).iterdir():
             if item.suffix != ".ipynb" and item.name not in (".ipynb_checkpoints", "__pycache__"):
                 (shutil.copytree if item.is_dir() else shutil.copy2)(item, Path(tmp) / item.name)
-        saved = dict(os.environ)
-        os.environ.update(course.env())
-        try:
-            executor = ResilientExecute(timeout=timeout, interrupt_on_timeout=True, allow_errors=True)
-            executor.preprocess(merged, {"metadata": {"path": tmp}})
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-
-    first_flag = min((f.cell for f in flags), default=None)
-    result.problems += [f"tampering: {f}" for f in flags]
-    from nbgrader.utils import determine_grade
-    for index, cell in enumerate(merged.cells):
-        if cell.cell_type != "code":
-            continue
-        status, message = cell_outcome(cell)
-        gid = notebooks.grade_id(cell)
-        if notebooks.is_graded(cell):
-            maxs = notebooks.points(cell)
-            score, _ = determine_grade(cell)
-            score = float(score or 0.0)
-            if first_flag is not None and index > first_flag:
-                status, message, score = STATUS_MANUAL, "points withheld: tampering flagged above", 0.0
-            elif status == STATUS_PASSED:
-                message = "\n".join(o.get("text", "").strip() for o in cell.get("outputs", [])
-                                    if o.get("output_type") == "stream" and o.get("name") == "stdout")
-            result.cells.append(CellResult(gid, score, maxs, status, message))
-        elif status in (STATUS_TIMEOUT, STATUS_DIED):
-            result.problems.append(f"{'solution cell ' + gid if gid else f'cell {index}'}: {status}: {message}")
+        outcome = verdicts.grade(student_nb, source_nb, assignment, tmp, timeout=timeout,
+                                 protected=protected_paths(course.root), allow=(tmp,), env=course.env(),
+                                 source_dir=course.source / assignment)
+    merged = outcome.merged
+    apply_outputs(merged, outcome)
+    result = SubmissionResult(Path(path).stem, assignment, "graded")
+    result.problems += outcome.problems
+    result.cells = [CellResult(v.grade_id, v.score, v.max_score,
+                               STATUS_PASSED if v.status == "passed" else
+                               STATUS_TIMEOUT if v.status == "timed out" else
+                               STATUS_DIED if v.status == "process died" else STATUS_FAILED,
+                               v.message) for v in outcome.cells]
     result.score = sum(c.score for c in result.cells)
     result.max_score = sum(c.max_score for c in result.cells)
     return result, merged

@@ -14,10 +14,8 @@ autograde`` and the formgrader's buttons.
   slices: a long single wait on the asyncio ZMQ socket sometimes misses
   the wake-up and sits out the whole cell timeout (30 s) although the reply
   is there (seen after cells that display widgets).
-- :class:`TamperScan` (autograde, after ``SaveAutoGrades``): scans the
-  student-written cells with :mod:`autograder.tamper`; a flagged notebook gets
-  0 and "needs manual grade" on every graded cell after the first flagged
-  cell, the reason as the solution cell's comment, and a note in the outputs.
+- :class:`SandboxGrade` (autograde, instead of ``Execute``): the verdicts of
+  :mod:`autograder.verdicts`, computed outside the student's process.
 - :class:`HideHiddenTestTracebacks` (feedback, before ``ClearHiddenTests``):
   a cell that holds hidden tests keeps the check's message (which input
   failed, expected, got, hint) but not the traceback, whose source lines
@@ -29,12 +27,9 @@ from queue import Empty
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
-from nbgrader import utils
-from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Float, Unicode
 
-from . import tamper
 
 #: Notebook metadata key where the tamper flags are recorded for reports.
 METADATA_KEY = "autodiff_course"
@@ -129,65 +124,91 @@ class ResilientExecute(Execute):
         return bool(reply) and reply.get("msg_type") == "kernel_info_reply"
 
 
-class TamperScan(NbGraderPreprocessor):
-    """Withhold the points that a tampering cell could have bought."""
+class SandboxGrade(NbGraderPreprocessor):
+    """Score the graded cells from verdicts computed outside the student's process.
 
-    def _instructor_code(self, info):
-        """Code cells of the release notebook: cells the student left as given are not theirs."""
+    Replaces nbgrader's ``Execute`` in the autograde pipeline: no kernel runs
+    the notebook. :func:`autograder.verdicts.grade` runs the student's cells in
+    a sealed sandbox and the instructor's test cells here, with the checks and
+    the oracle; each test cell gets one output, the check's ✓ line or an error
+    whose message says what failed, and ``SaveAutoGrades`` scores it as usual
+    (an error output means 0 points). The student's own cells get the output
+    and error they produced in the sandbox, for the feedback.
+    """
+
+    timeout = Float(30.0, help="Seconds a cell of the student's code (or one check) may run").tag(config=True)
+
+    def _source(self, info):
         import os
 
         import nbformat
         from nbgrader.coursedir import CourseDirectory
         coursedir = CourseDirectory(config=self.config)
-        path = os.path.join(coursedir.format_path(coursedir.release_directory, ".", info["assignment"]),
+        path = os.path.join(coursedir.format_path(coursedir.source_directory, ".", info["assignment"]),
                             info["notebook"] + ".ipynb")
-        try:
-            release = nbformat.read(path, as_version=4)
-        except (OSError, ValueError):
-            return set()
-        return {cell.source for cell in release.cells if cell.cell_type == "code"}
+        return nbformat.read(path, as_version=4), coursedir.root, os.path.dirname(path)
 
     def preprocess(self, nb, resources):
-        instructor = self._instructor_code(resources["nbgrader"])
-        flags = tamper.scan_cells(nb.cells, lambda i, cell: tamper.is_student_cell(cell)
-                                  and cell.source not in instructor)
-        nb.metadata[METADATA_KEY] = {"tamper": [str(f) for f in flags]}
-        if not flags:
-            return nb, resources
-        first = min(f.cell for f in flags)
-        info = resources["nbgrader"]
-        self.log.warning("Tampering flagged in %s/%s/%s; the graded cells after cell %d need manual grading: %s",
-                         info["student"], info["assignment"], info["notebook"], first,
-                         "; ".join(str(f) for f in flags))
-        message = ("Tamper scan: this notebook changes what the checks compute, so the graded "
-                   "cells after it were not scored automatically (sent to manual grading):\n"
-                   + "\n".join(f"  {f}" for f in flags))
-        solution_cells = [i for i, cell in enumerate(nb.cells) if utils.is_solution(cell)]
-        before = [i for i in solution_cells if i <= first]
-        comment_cell = before[-1] if before else (solution_cells[0] if solution_cells else None)
+        import os
 
-        with Gradebook(info["db_url"]) as gb:
-            for index, cell in enumerate(nb.cells):
-                grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-                if index > first and utils.is_grade(cell):
-                    grade = gb.find_grade(grade_id, info["notebook"], info["assignment"], info["student"])
-                    grade.auto_score = 0
-                    grade.needs_manual_grade = True
-                    cell.outputs.append(NotebookNode(
-                        output_type="stream", name="stderr",
-                        text=f"⚠ not scored automatically: tampering flagged in cell {first} "
-                             "(see the comment on your solution)\n"))
-                if index == comment_cell:
-                    try:
-                        comment = gb.find_comment(grade_id, info["notebook"], info["assignment"], info["student"])
-                    except MissingEntry:
-                        continue
-                    comment.auto_comment = message
-            gb.db.commit()
+        from . import verdicts
+        info = resources["nbgrader"]
+        source, course_root, source_dir = self._source(info)
+        workdir = resources.get("metadata", {}).get("path") or os.getcwd()
+        result = verdicts.grade(nb, source, info["assignment"], workdir, timeout=self.timeout,
+                                protected=protected_paths(course_root), allow=(workdir,), source_dir=source_dir)
+        nb.cells = result.merged.cells
+        apply_outputs(nb, result)
+        nb.metadata[METADATA_KEY] = {"problems": list(result.problems)}
+        for problem in result.problems:
+            self.log.warning("%s/%s/%s: %s", info["student"], info["assignment"], info["notebook"], problem)
         return nb, resources
 
     def preprocess_cell(self, cell, resources, index):
         return cell, resources
+
+
+def protected_paths(course_root):
+    """Folders the code being graded may not read: the course (solutions, hidden tests, other
+    students' work, the gradebook), the grader and the reference library's sources."""
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    import autodiff_ref
+    return [course_root, here, os.path.dirname(os.path.abspath(autodiff_ref.__file__))]
+
+
+#: The ``ename`` of a graded cell's error output, by verdict status.
+ENAMES = {"failed": "CheckFailure", "timed out": TIMEOUT, "process died": DEAD_KERNEL,
+          "policy": "PolicyViolation"}
+
+
+def apply_outputs(nb, result):
+    """Write the verdicts into the notebook's cells (nbgrader scores graded cells from them)."""
+    by_index = {}
+    graded = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              and c.metadata.get("nbgrader", {}).get("grade") and not c.metadata.get("nbgrader", {}).get("solution")]
+    for index, verdict in zip(graded, result.cells):
+        by_index[index] = verdict
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        if index in by_index:
+            v = by_index[index]
+            if v.status == "passed":
+                cell.outputs = [NotebookNode(output_type="stream", name="stdout", text=(v.message or "✓") + "\n")]
+            else:
+                cell.outputs = [error_output(ENAMES.get(v.status, "CheckFailure"), v.message)]
+            continue
+        out, error = result.outputs.get(index, ("", None))
+        outputs = []
+        if out:
+            outputs.append(NotebookNode(output_type="stream", name="stdout", text=out))
+        if error:
+            name, message, lines = error
+            outputs.append(NotebookNode(output_type="error", ename=name, evalue=message,
+                                        traceback=[*lines, f"{name}: {message}"]))
+        cell.outputs = outputs
 
 
 class HideHiddenTestTracebacks(NbGraderPreprocessor):

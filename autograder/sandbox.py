@@ -138,9 +138,15 @@ def _limit(cpu_seconds, memory_bytes, file_bytes):
                 pass
 
 
-def _seal(protected, forbidden_modules, message):
-    """Install the audit hook. It keeps no state that code could change and calls no code of the student."""
+def _seal(protected, allowed, hidden, forbidden_modules, message):
+    """Install the audit hook. It keeps no state that code could change and calls no code of the student.
+
+    A file under a `protected` folder is not readable unless it is under an
+    `allowed` one; a `hidden` file never is (the instructor's modules copied
+    next to the student's notebook)."""
     protected = tuple(os.path.realpath(p) + os.sep for p in protected)
+    allowed = tuple(os.path.realpath(p) + os.sep for p in allowed)
+    hidden = tuple(os.path.realpath(p) + os.sep for p in hidden)
     forbidden = tuple(forbidden_modules)
     refuse_events = frozenset({
         "socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto",
@@ -157,8 +163,8 @@ def _seal(protected, forbidden_modules, message):
             if type(path) is _bytes:
                 path = _fsdecode(path)
             if type(path) is _str:
-                real = _realpath(path)
-                if (real + os.sep).startswith(protected) or real.startswith(protected):
+                real = _realpath(path) + os.sep
+                if real.startswith(hidden) or (real.startswith(protected) and not real.startswith(allowed)):
                     raise PermissionError(f"the grader's files are not readable by the code being graded: {path}")
         elif event == "import":
             name = args[0] if args else None
@@ -365,7 +371,7 @@ def child_main(argv):
     namespace["__builtins__"] = __builtins__
     global _channel
     _channel = _SandboxChannel(fd_in, fd_out, namespace, out)
-    _seal(config["protected"], forbidden_modules, message)
+    _seal(config["protected"], config["allowed"], config["hidden"], forbidden_modules, message)
     try:
         _channel.serve_forever()
     except remote.SandboxLost:
@@ -388,7 +394,8 @@ class Sandbox:
     student's code runs in (a copy of the assignment's files).
     """
 
-    def __init__(self, policy, cwd, *, preload=(), protected=(), env=None, startup_timeout=60):
+    def __init__(self, policy, cwd, *, preload=(), protected=(), allow=(), hidden_modules=(), env=None,
+                 startup_timeout=60):
         self.policy, self.cwd = policy, cwd
         repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         config = {
@@ -396,9 +403,11 @@ class Sandbox:
             "preload": list(preload),
             "forbid_modules": list(policy.forbid_modules),
             "forbid_names": list(policy.forbid_names),
-            "stand_in_modules": ["autograder"],
+            "stand_in_modules": ["autograder", *hidden_modules],
+            "hidden": [os.path.join(str(cwd), name + ".py") for name in hidden_modules],
             "message": policy.message,
             "protected": [str(p) for p in protected],
+            "allowed": [str(p) for p in allow] + [str(cwd)],
             **LIMITS,
         }
         import json

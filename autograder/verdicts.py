@@ -84,9 +84,13 @@ def shorten(text, limit=MESSAGE_LIMIT):
     return text[:max(0, limit - len(tail))].rstrip() + tail
 
 
-def _setup_namespace(source_nb):
-    """The names the instructor's setup cell binds, evaluated here (trusted code)."""
+def _setup_namespace(source_nb, source_dir=None):
+    """The names the instructor's setup cell binds, evaluated here (trusted code; the
+    assignment's own modules come from its source folder, never from the submission)."""
+    import sys
     namespace = {"__name__": "__grader__", "__builtins__": builtins}
+    if source_dir is not None and str(source_dir) not in sys.path:
+        sys.path.insert(0, str(source_dir))
     for cell in source_nb.cells:
         if cell.cell_type != "code" or notebooks.grade_id(cell) != "setup":
             continue
@@ -119,15 +123,17 @@ def _is_test(cell):
 class _Run:
     """One sandbox with one policy, restarted when the student's code ends it."""
 
-    def __init__(self, policy, cells, workdir, protected, timeout, env, outputs):
-        self.policy, self.cells, self.workdir = policy, cells, workdir
+    def __init__(self, policy, cells, workdir, protected, allow, hidden_modules, timeout, env, outputs):
+        self.policy, self.cells, self.workdir, self.allow = policy, cells, workdir, allow
+        self.hidden_modules = hidden_modules
         self.protected, self.timeout, self.env, self.outputs = protected, timeout, env, outputs
         self.box = None
         self.skip = set()           # replay cells that ended or hung a sandbox: not run again
 
     def ensure(self):
         while self.box is None:
-            box = Sandbox(self.policy, self.workdir, preload=PRELOAD, protected=self.protected, env=self.env)
+            box = Sandbox(self.policy, self.workdir, preload=PRELOAD, protected=self.protected, allow=self.allow,
+                          hidden_modules=self.hidden_modules, env=self.env)
             try:
                 for index, cell in self.cells:
                     if index in self.skip:
@@ -154,19 +160,25 @@ class _Run:
         self.lost()
 
 
-def grade(student_nb, source_nb, assignment, workdir, *, timeout=30, protected=(), env=None):
+def grade(student_nb, source_nb, assignment, workdir, *, timeout=30, protected=(), allow=(), env=None,
+          source_dir=None):
     """Grade `student_nb` against the tests of `source_nb`. Returns :class:`Verdicts`.
 
     `workdir` holds the assignment's files (the student's code runs there);
     `protected` lists folders the student's code may not read (the course,
-    the grader, the reference library).
+    the grader, the reference library), `allow` folders inside them it may.
+    `source_dir` is the assignment's source folder: its Python modules (the
+    instructor's, e.g. an assignment's own checks) are imported here from
+    there, and in the sandbox they are stand-ins.
     """
     from .grading import merge_for_check
     merged = merge_for_check(student_nb, source_nb)
     source_tests = {notebooks.grade_id(c): notebooks.source_text(c) for c in source_nb.cells if _is_test(c)}
     replay = [(i, c) for i, c in enumerate(merged.cells) if c.cell_type == "code" and not _is_test(c)]
     tests = [(i, c) for i, c in enumerate(merged.cells) if _is_test(c)]
-    setup = _setup_namespace(source_nb)
+    setup = _setup_namespace(source_nb, source_dir)
+    from pathlib import Path
+    hidden_modules = sorted(p.stem for p in Path(source_dir).glob("*.py")) if source_dir else []
     verdicts = Verdicts()
 
     groups = {}
@@ -177,7 +189,8 @@ def grade(student_nb, source_nb, assignment, workdir, *, timeout=30, protected=(
 
     results = {}
     for members in groups.values():
-        run = _Run(members[0][3], replay, workdir, protected, timeout, env, verdicts.outputs)
+        run = _Run(members[0][3], replay, workdir, protected, allow, hidden_modules, timeout, env,
+                   verdicts.outputs)
         try:
             for index, cell, source, policy in members:
                 results[index] = _run_test(run, cell, source, policy, setup, timeout)

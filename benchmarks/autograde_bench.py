@@ -70,7 +70,6 @@ def main(argv=None):
                         help="default: lesson1_dual_numbers if present, else the first lesson, else the test fixture")
     parser.add_argument("-n", type=int, default=100, help="number of submissions (default 100)")
     parser.add_argument("--jobs", type=int, default=None, help="parallel workers (default: CPU count)")
-    parser.add_argument("--cold", action="store_true", help="parallel run without warm kernels")
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "autograde.json"))
     args = parser.parse_args(argv)
 
@@ -103,12 +102,12 @@ def main(argv=None):
               f"({serial / args.n:.2f} s per notebook, exit {proc.returncode})")
 
         t0, c0 = time.perf_counter(), cpu_seconds()
-        results = grading.autograde(ours, tmp / "incoming", assignment, jobs=args.jobs, warm=not args.cold,
+        results = grading.autograde(ours, tmp / "incoming", assignment, jobs=args.jobs,
                                     log=lambda m: None)
         parallel, parallel_cpu = time.perf_counter() - t0, cpu_seconds() - c0
         jobs = args.jobs or os.cpu_count()
         print(f"python -m autograder autograde:    {parallel:7.1f} s wall, {parallel_cpu:7.1f} s CPU "
-              f"({parallel / args.n:.2f} s per notebook, {jobs} workers, {'cold' if args.cold else 'warm'} kernels)")
+              f"({parallel / args.n:.2f} s per notebook, {jobs} workers)")
         try:
             load = os.getloadavg()[0]
         except OSError:
@@ -129,7 +128,7 @@ def main(argv=None):
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({
             "assignment": assignment, "n": args.n, "cpus": os.cpu_count(), "jobs": jobs,
-            "warm": not args.cold, "serial_seconds": round(serial, 2), "parallel_seconds": round(parallel, 2),
+            "serial_seconds": round(serial, 2), "parallel_seconds": round(parallel, 2),
             "serial_cpu_seconds": round(serial_cpu, 2), "parallel_cpu_seconds": round(parallel_cpu, 2),
             "ratio": round(ratio, 3), "identical_grades": identical, "not_graded": errors,
         }, indent=1))

@@ -6,14 +6,17 @@ test, or a semester) is self-contained: its own gradebook, release, submitted,
 autograded and feedback folders.
 
 What differs from nbgrader's defaults, and why:
-- A submission that kills or wedges its kernel keeps the scores of the cells
-  that ran; the rest are marked "not run" (stock nbgrader records nothing).
+- A submission that loops, floods its output or ends its process loses the
+  cell at fault only; the sandbox is restarted for the next one.
 - Missing graded cells are put back before grading (a student who deletes a
   test cell is graded by it anyway; stock nbgrader silently scores it 0).
-- Every student-written code cell is scanned for tampering (rebinding numpy or
-  the checks, exec/eval, sys.modules...) after grading; flagged submissions get
-  0 on the graded cells after the tampered cell and are sent to manual
-  grading (see ``autograder/tamper.py``).
+- No kernel runs the submission. ``SandboxGrade`` runs the student's code in a
+  separate, sealed, resource-limited process and the test cells here, in
+  nbgrader's process, with the checks and the oracle: whatever the student's
+  code patches, it patches in its own process, never the verdict. Each task's
+  policy (``autograder/policy.py``) takes away what the task asks the student
+  to build (``autodiff_ref``, or the parts of it the task re-implements); a use
+  scores 0 with a line saying so (see ``autograder/verdicts.py``).
 - Feedback never shows hidden tests: their source is stripped, and the
   tracebacks of cells that contain them are cut down to the check's message.
 """
@@ -31,7 +34,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades, IgnorePattern,
     LimitOutput, SaveAutoGrades)
 
-from autograder.nbgrader_plugins import HideHiddenTestTracebacks, ResilientExecute, TamperScan  # noqa: E402
+from autograder.nbgrader_plugins import HideHiddenTestTracebacks, SandboxGrade  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
@@ -44,20 +47,19 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_HERE, "gradebook.db")
 c.Exchange.root = os.path.join(_HERE, "exchange")
 os.makedirs(c.Exchange.root, exist_ok=True)
 
-# Per-cell timeout, seconds. Lesson cells run in well under 10 s; an infinite
-# loop in a submission costs this much, then the cell is reported as timed out.
+# Per-cell timeout, seconds (a cell of the student's code, or one test cell's
+# checks). Lesson cells run in well under 10 s; an infinite loop costs this much.
+c.SandboxGrade.timeout = 30
 c.Execute.timeout = 30
-c.Execute.interrupt_on_timeout = True
 
 c.OverwriteCells.add_missing_cells = True
 
 c.Autograde.autograde_preprocessors = [
-    ResilientExecute,
+    SandboxGrade,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
     SaveAutoGrades,
-    TamperScan,
     AssignLatePenalties,
     CheckCellMetadata,
 ]

@@ -67,7 +67,7 @@ def make_course(dest, assignments=(), fixture=False, config_extra=""):
 def generated_fixture_course(tmp_path_factory):
     """The fixture course with its release generated (session-wide template; copy before grading)."""
     dest = tmp_path_factory.mktemp("fixture-template") / "course"
-    course = make_course(dest, fixture=True, config_extra="c.Execute.timeout = 4")
+    course = make_course(dest, fixture=True, config_extra="c.SandboxGrade.timeout = 4")
     course.generate([FIXTURE], log=lambda msg: None)
     return course
 
