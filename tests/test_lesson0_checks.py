@@ -211,14 +211,23 @@ def test_sum_of_squares_experiment_matches_plain_numpy_and_the_lesson_text():
     base = np.sum(x * x)
     plain = np.array([(np.sum((x + h * e) ** 2) - base) / h for e in np.eye(1000)])
     np.testing.assert_array_equal(r["fd"], plain)
+    # Which way an odd i rounds depends on numpy's summation order: only the split
+    # into exact (even i) and off-by-2 (odd i) entries is machine-independent.
     errors, counts = np.unique(r["fd"] - 2 * x, return_counts=True)
-    assert errors.tolist() == [-2.0, 0.0, 2.0] and counts.tolist() == [250, 500, 250]
-    assert np.all(r["error"][1::2] == 0) and np.all(r["error"][0::2] != 0)  # even i exact, odd i off by 2
+    assert set(errors.tolist()) <= {-2.0, 0.0, 2.0} and counts.sum() == 1000
+    assert np.all(r["error"][1::2] == 0) and np.all(np.abs(r["error"][0::2]) == 2)  # even i exact, odd i off by 2
     assert r["fd"][0] == 0.0 and np.all(r["fd"] >= 0)
     assert np.spacing(r["f"]) == 4 * h
     np.testing.assert_array_equal(r["ad"], 2 * x)
     ls = r["least_squares"]
-    assert (np.sum(ls < 0), np.sum(ls == 0), np.sum(ls > 0)) == (307, 686, 7)
+    # How many entries come out negative, zero or positive depends on the BLAS behind
+    # np.dot (307/686/7 on one machine, 1/412/587 on another). What the math predicts does
+    # not: f(x) and f(x + h e_i) lie in one binade where floats are 4h apart, so every entry
+    # is a multiple of 4, and none is within 0.6 of the true 0.6: every entry is wrong.
+    negative, zero, positive = np.sum(ls < 0), np.sum(ls == 0), np.sum(ls > 0)
+    assert negative + zero + positive == 1000
+    assert np.all(ls % 4 == 0) and np.all(np.abs(ls - r["least_squares_true"]) >= 0.6)
+    assert np.ptp(ls) >= 4  # rounding noise, not one constant offset
     assert 1e-4 < np.max(np.abs(r["error_best"])) < 1e-3
 
 

@@ -291,12 +291,14 @@ def test_numbers_stated_in_the_lesson():
     assert round(checks.fixed_points(theta, x)[0][1], 3) == 0.882
 
 
-def test_iteration_counts_stated_in_the_lesson():
+def test_iteration_counts_printed_in_the_lesson():
+    # The lesson prints these counts; they hinge on a residual crossing the tolerance, so an
+    # ulp of np.tanh (SIMD or libm) may move them by one. Assert the rates, not the exact count.
     runs = {(0.5, 0.3): (24, 5), (0.95, 0.02): (161, 6)}
-    for (theta, x), counts in runs.items():
-        got = tuple(fixed_point(checks.tanh_layer, 0.0, theta, x, method=m, return_info=True)[1].iterations
-                    for m in ("iterate", "newton"))
-        assert got == counts
+    for (theta, x), (iterate, newton) in runs.items():
+        got_iterate, got_newton = (fixed_point(checks.tanh_layer, 0.0, theta, x, method=m, return_info=True)[1].iterations
+                                   for m in ("iterate", "newton"))
+        assert abs(got_iterate - iterate) <= 1 and got_newton <= newton + 1 and got_newton < got_iterate
 
 
 def test_unrolled_error_exceeds_the_ift_error_at_the_printed_iterations():

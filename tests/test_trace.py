@@ -3,6 +3,7 @@ derivative columns against independent oracles (closed forms, autodiff_ref's
 jvp/grad, HIPS autograd) on random programs."""
 import math
 import operator
+import types
 
 import autograd
 import autograd.numpy as anp
@@ -439,9 +440,28 @@ def test_renders_and_widgets_headless():
     plt.close("all")
 
 
-def test_time_ratio_orders_a_slow_and_a_fast_function():
-    slow = lambda: sum(range(20_000))  # noqa: E731
-    fast = lambda: sum(range(2_000))   # noqa: E731
+class _FakeClock:
+    """A perf_counter that only moves when the timed functions say so: no machine in the test."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def costs(self, seconds):
+        def fn():
+            self.now += seconds
+        return fn
+
+
+def test_time_ratio_orders_a_slow_and_a_fast_function(monkeypatch):
+    clock = _FakeClock()
+    monkeypatch.setattr(W, "time", types.SimpleNamespace(perf_counter=clock))
+    slow, fast = clock.costs(3e-4), clock.costs(2e-5)
     t_slow, t_fast, ratio = W.time_ratio(slow, fast, repeat=3, min_time=0.002)
-    assert t_slow > t_fast > 0 and 2 < ratio < 50
-    assert W.median_time(fast, repeat=3, min_time=0.001) > 0
+    assert t_slow == pytest.approx(3e-4) and t_fast == pytest.approx(2e-5)
+    assert ratio == pytest.approx(15.0)
+    t_fn, t_ref, swapped = W.time_ratio(fast, slow, repeat=3, min_time=0.002)
+    assert swapped == pytest.approx(1 / 15.0)
+    assert W.median_time(fast, repeat=3, min_time=0.001) == pytest.approx(2e-5)

@@ -723,3 +723,61 @@ def newton_vs_gd_widget():
     ui = widgets.VBox([widgets.HBox([controls["x0"], controls["y0"]]),
                        widgets.HBox([controls["step"], controls["iterations"]])])
     return widgets.VBox([ui, out])
+
+
+# ---- the numbers the lesson's prose refers to ---------------------------------
+
+def gd_regime(path, iterations, tail=20):
+    """What a gradient-descent path does by its end: "blow-up" (stopped early by
+    :func:`gd_path`), "bouncing" (its last `tail` steps keep reversing direction,
+    across the valley) or "converging" (still moving the same way, however slowly)."""
+    if len(path) < iterations + 1:
+        return "blow-up"
+    steps = _np.diff(_np.array(path[-(tail + 1):]), axis=0)
+    reversals = _np.sum(steps[1:] * steps[:-1], axis=1) < 0
+    return "bouncing" if float(_np.mean(reversals)) > 0.5 else "converging"
+
+
+def gd_thresholds(x0=(-1.2, 1.0), iterations=2000, slider=(-3.0, -2.0, 0.05), fine=16):
+    r"""Where gradient descent on Rosenbrock starts to bounce and to blow up, measured.
+
+    Scans the widget's step-size slider (:math:`10^{-3}, 10^{-2.95}, \dots, 10^{-2}`),
+    classifying each path with :func:`gd_regime`, then scans `fine` log-spaced step
+    sizes between the last slider value before a regime and the first one showing
+    it. The borders are ragged (a path's fate depends on where its steps land), so
+    for ``"bouncing"`` and ``"blow-up"`` the dict gives ``first_*`` (the smallest step
+    seen doing it), ``from_*`` (the smallest step from which on every step scanned
+    does it or worse) and ``slider_*`` (the first slider value doing it); None if
+    never seen. Also the curvature bound ``2 / λ_max`` of the Hessian at the minimum.
+    """
+    start = _asarray(x0, dtype=float)
+    rank = {"converging": 0, "bouncing": 1, "blow-up": 2}
+    regime = lambda a: gd_regime(gd_path(rosenbrock, start, a, iterations), iterations)  # noqa: E731
+    lam_max = float(max(_np.linalg.eigvalsh(_np.asarray(_hessian(rosenbrock)(_array([1.0, 1.0]))))))
+    lo, hi, by = slider
+    coarse = [(a, regime(a)) for a in (float(10.0 ** e) for e in _np.arange(lo, hi + by / 2, by))]
+    out = dict(lambda_max=lam_max, bound=2 / lam_max, iterations=iterations, x0=tuple(float(v) for v in start))
+    for kind in ("bouncing", "blow-up"):
+        seen = list(coarse)
+        first = next((i for i, (_, r) in enumerate(coarse) if rank[r] >= rank[kind]), None)
+        if first is not None and first > 0:
+            a, b = coarse[first - 1][0], coarse[first][0]
+            seen = sorted(seen + [(float(t), regime(float(t))) for t in _np.geomspace(a, b, fine + 2)[1:-1]])
+        hits = [a for a, r in seen if r == kind]
+        out[f"first_{kind}"] = hits[0] if hits else None
+        out[f"slider_{kind}"] = next((a for a, r in coarse if r == kind), None)
+        settled = None
+        for a, r in reversed(seen):
+            if rank[r] < rank[kind]:
+                break
+            settled = a
+        out[f"from_{kind}"] = settled
+    return out
+
+
+def newton_steps(x0, iterations=25):
+    """How many Newton steps (the reference step) Rosenbrock needs from `x0` until ∇f = 0 exactly
+    or the step no longer changes x."""
+    path = newton_path(rosenbrock, _array(x0, dtype=float), iterations)
+    moved = [k for k in range(1, len(path)) if not _np.array_equal(path[k], path[k - 1])]
+    return moved[-1] if moved else 0
