@@ -15,7 +15,9 @@ code runs. It has four parts, in this order:
    batch size, and the hint says so), the sigmoid's derivative left out,
    back-propagation through time stopped too early.
 4. **Demos**: the plots and widgets of the notebook, including the PyTorch
-   comparison (run only when ``import torch`` works).
+   comparison. PyTorch is optional (the ``torch`` extra, not the course's): the
+   notebook runs the comparison only when ``import torch`` works, and nothing
+   else here imports it.
 """
 import contextlib
 import time
@@ -1404,6 +1406,10 @@ def plot_moons(X, y):
     plt.show()
 
 
+#: How to add PyTorch's CPU build on Linux (PyPI's Linux wheel brings gigabytes of CUDA libraries).
+TORCH_CPU_INSTALL = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+
+
 def train_with_torch(params0, X, y, lr, schedule, dtype="float64"):
     """The same MLP and SGD in PyTorch, from the same initial parameters and batches.
 
@@ -1413,8 +1419,13 @@ def train_with_torch(params0, X, y, lr, schedule, dtype="float64"):
     PyTorch runs on one thread: these tensors are tiny, and extra threads only
     add synchronisation. Returns ``{"loss": full-data loss after each epoch,
     "seconds": CPU time of each epoch, "params": the final parameters}``.
+    Needs PyTorch, which the course does not install by itself.
     """
-    import torch
+    try:
+        import torch
+    except ImportError as err:
+        raise ImportError(f"train_with_torch needs PyTorch, an optional part of the course: "
+                          f"{TORCH_CPU_INSTALL} (Linux; elsewhere pip install torch)") from err
     tdtype = getattr(torch, dtype)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     params = [torch.tensor(p, dtype=tdtype, requires_grad=True) for p in params0]
