@@ -155,6 +155,8 @@ def _seal(protected, allowed, hidden, forbidden_modules, message):
         "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.addaudithook", "sys.setprofile",
         "sys.settrace", "sys._current_frames", "pty.spawn", "_posixsubprocess.fork_exec",
     })
+    # frames lead to the sandbox's own machinery: the code being graded gets none
+    frame_attributes = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"})
     _str, _bytes, _realpath, _fsdecode = str, bytes, os.path.realpath, os.fsdecode
 
     def hook(event, args):
@@ -169,7 +171,13 @@ def _seal(protected, allowed, hidden, forbidden_modules, message):
         elif event == "import":
             name = args[0] if args else None
             if type(name) is _str and any(name == p or name.startswith(p + ".") for p in forbidden):
+                _report(f"used {name}: {message}")
                 raise ImportError(f"{name} is not available here: {message}")
+        elif event == "sys._getframe":
+            raise ValueError("frames are not available to the code being graded")
+        elif event == "object.__getattr__":
+            if len(args) > 1 and type(args[1]) is _str and args[1] in frame_attributes:
+                raise AttributeError(f"{args[1]} is not available to the code being graded")
         elif event in refuse_events:
             raise PermissionError(f"{event} is not allowed in the code being graded")
     sys.addaudithook(hook)
@@ -297,7 +305,6 @@ class _SandboxChannel(remote.Channel):
         the task's policy takes away must not keep the next imports from running.
         """
         import ast
-        import traceback
         self.out.take()
         filename = f"<{label}>"
         try:
@@ -315,17 +322,19 @@ class _SandboxChannel(remote.Channel):
         except PolicyError as err:
             error = ("PolicyError", str(err), [])
         except BaseException as err:  # the cell's own failure: reported, grading goes on
-            if isinstance(err, (SystemExit, KeyboardInterrupt)):
-                name = type(err).__name__
-            else:
-                name = type(err).__name__
-            frames = [f"line {fs.lineno}: {fs.line}" for fs in traceback.extract_tb(err.__traceback__)
-                      if fs.filename == filename]
+            # (no traceback: frames are sealed off; the line of the cell is enough)
+            lines, tb, cell_lines = [], err.__traceback__, source.split("\n")
+            while tb is not None:
+                lineno, tb = tb.tb_lineno, tb.tb_next
+            if getattr(err, "lineno", None) and isinstance(err, SyntaxError):
+                lineno = err.lineno
+            if 0 < lineno <= len(cell_lines):
+                lines.append(f"line {lineno}: {cell_lines[lineno - 1].strip()}")
             try:
                 text = str(err)
             except Exception:
                 text = ""
-            error = (name, text[:remote.MAX_TEXT], frames[-5:])
+            error = (type(err).__name__, text[:remote.MAX_TEXT], lines)
         return (self.out.take(), error)
 
 
@@ -358,6 +367,8 @@ def child_main(argv):
     _take_away(config["forbid_names"], message)
     stand_ins = _StandIns(forbidden_modules + list(config["stand_in_modules"]), message)
     sys.meta_path.insert(0, stand_ins)
+    for name in forbidden_modules:     # `from autodiff_ref import Dual` binds a stand-in that reports its use
+        sys.modules[name] = _ForbiddenModule(name, message)
     for name in list(sys.modules):
         if any(name == p or name.startswith(p + ".") for p in config["stand_in_modules"]):
             if name not in ("autograder", "autograder.sandbox", "autograder.remote") + MATERIAL:

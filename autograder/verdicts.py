@@ -129,6 +129,8 @@ class _Run:
         self.protected, self.timeout, self.env, self.outputs = protected, timeout, env, outputs
         self.box = None
         self.skip = set()           # replay cells that ended or hung a sandbox: not run again
+        self.student_cells = set()  # indices of cells the student wrote (not the instructor's as given)
+        self.replay_violations = [] # what the student's cells reached for while they ran
 
     def ensure(self):
         while self.box is None:
@@ -141,6 +143,9 @@ class _Run:
                     out, error = box.run_cell(strip_magics(notebooks.source_text(cell)), f"cell {index}",
                                               self.timeout, notebooks.grade_id(cell) == "setup")
                     self.outputs.setdefault(index, (out, error))
+                    if box.violations and index in self.student_cells:
+                        self.replay_violations.extend(box.violations)
+                    box.violations.clear()
             except SandboxLost as lost:
                 why = (f"your code ran longer than {self.timeout:g} s (an infinite loop?)" if lost.kind == "timeout"
                        else f"the process running your code ended: {box.exit_reason()}")
@@ -187,10 +192,13 @@ def grade(student_nb, source_nb, assignment, workdir, *, timeout=30, protected=(
         policy = policy_for(assignment, source)
         groups.setdefault(policy.key, []).append((index, cell, source, policy))
 
+    instructor_code = {notebooks.source_text(c).strip() for c in source_nb.cells
+                       if c.cell_type == "code" and not notebooks.is_solution(c)}
     results = {}
     for members in groups.values():
         run = _Run(members[0][3], replay, workdir, protected, allow, hidden_modules, timeout, env,
                    verdicts.outputs)
+        run.student_cells = {i for i, c in replay if notebooks.source_text(c).strip() not in instructor_code}
         try:
             for index, cell, source, policy in members:
                 results[index] = _run_test(run, cell, source, policy, setup, timeout)
@@ -251,9 +259,10 @@ def _run_test(run, cell, source, policy, setup, timeout):
             message = f"✗ {type(err).__name__}: {err}"
     finally:
         box.channel.deadline = None
-    if box.violations:
+    reached = box.violations or (run.replay_violations if status != PASSED else [])
+    if reached:
         status = POLICY
-        first = box.violations[0]
+        first = reached[0]
         message = (f"✗ {policy.message}; your code {first.split(':', 1)[0]} (0 points for this task)")
     score = points if status == PASSED else 0.0
     return CellVerdict(gid, float(score), points, status, shorten(message))

@@ -158,4 +158,5 @@ def test_the_reference_is_out_of_reach(assignment, cell, code, zero, words):
         assert scores[gid] == 0.0, (gid, text[gid])
         if words:
             assert words in text[gid] and "yourself" in text[gid], text[gid]
-    assert sum(scores.values()) > 0, "the rest of the notebook is still graded"
+    if assignment != "lesson1_dual_numbers":    # in lesson 1 every later task is built on Dual
+        assert sum(scores.values()) > 0, "the rest of the notebook is still graded"
