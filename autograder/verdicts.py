@@ -42,6 +42,8 @@ PRELOAD = ("numpy", "math", "cmath", "functools", "itertools", "collections", "o
            "autodiff_ref.numerical", "autodiff_ref.testing", "autograder.material")
 
 MESSAGE_LIMIT = 2000
+NOT_DONE = ("✗ not done yet: a cell of this task still raises NotImplementedError "
+            "(replace `raise NotImplementedError()` with your code)")
 _MAGIC = re.compile(r"^\s*[%!]")
 
 
@@ -131,6 +133,7 @@ class _Run:
         self.skip = set()           # replay cells that ended or hung a sandbox: not run again
         self.student_cells = set()  # indices of cells the student wrote (not the instructor's as given)
         self.replay_violations = [] # what the student's cells reached for while they ran
+        self.not_done = False       # a student's cell still raises NotImplementedError when it runs
 
     def ensure(self):
         while self.box is None:
@@ -145,6 +148,8 @@ class _Run:
                     self.outputs.setdefault(index, (out, error))
                     if box.violations and index in self.student_cells:
                         self.replay_violations.extend(box.violations)
+                    if error and error[0] == "NotImplementedError" and index in self.student_cells:
+                        self.not_done = True
                     box.violations.clear()
             except SandboxLost as lost:
                 why = (f"your code ran longer than {self.timeout:g} s (an infinite loop?)" if lost.kind == "timeout"
@@ -259,6 +264,8 @@ def _run_test(run, cell, source, policy, setup, timeout):
             message = f"✗ {type(err).__name__}: {err}"
     finally:
         box.channel.deadline = None
+    if status == FAILED and ("NotImplementedError" in message or (run.not_done and "is not defined" in message)):
+        message = f"{NOT_DONE}\n{message}"
     reached = box.violations or (run.replay_violations if status != PASSED else [])
     if reached:
         status = POLICY

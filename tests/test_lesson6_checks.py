@@ -10,7 +10,6 @@ nbgrader (solution → full marks, blank → 0, wrong → partial with its messa
 import json
 from pathlib import Path
 import math
-import time
 
 import autograd
 import autograd.numpy as anp
@@ -23,7 +22,7 @@ from autograder import notebooks
 from autograder.checks import CheckFailure
 from autograder.lessons import lesson6 as checks
 
-from test_lesson4_checks import REPO, grade_with_nbgrader, hint_of, mutants, solution_namespace
+from test_lesson4_checks import REPO, hint_of, mutants, solution_namespace
 
 ASSIGNMENT = "lesson6_implicit_layers"
 NOTEBOOK = REPO / "course" / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -573,88 +572,6 @@ def test_one_blas_thread_restores_the_thread_count():
     assert get_threads() == before
 
 
-# =============================================================================
-# The notebook itself (slow): nbclient, then the real nbgrader
-# =============================================================================
-def _execute(nb, allow_errors=False):
-    from nbclient import NotebookClient
-    client = NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(NOTEBOOK.parent)}})
-    times = {}
-    original = client.async_execute_cell
-
-    async def timed(cell, index, **kw):
-        t0 = time.perf_counter()
-        result = await original(cell, index, **kw)
-        times[index] = time.perf_counter() - t0
-        return result
-    client.async_execute_cell = timed
-    t0 = time.perf_counter()
-    client.execute()
-    return times, time.perf_counter() - t0
-
-
-@pytest.mark.slow
-def test_notebook_executes_fast_with_every_check_passing_and_blank_fails_cleanly():
-    import nbformat
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    for cell in nb.cells:
-        assert cell.get("outputs", []) == [] and cell.get("execution_count") is None
-    _execute(nb)
-    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-    assert text.count("✓") == 12 and "✗" not in text
-    assert "the unrolled tape grows by about" in text
-    assert nb.metadata.get("widgets"), "the cobweb widget left no widget state"
-    images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
-    assert images >= 4
-
-    blank = notebooks.read(NOTEBOOK)
-    for cell in blank.cells:
-        if notebooks.is_solution(cell):
-            cell.source = notebooks.source_text(cell).split("### BEGIN SOLUTION")[0] + "raise NotImplementedError()"
-        if notebooks.is_graded(cell):
-            cell.source = notebooks.strip_hidden_tests(notebooks.source_text(cell))
-    _execute(blank, allow_errors=True)
-    for cell in blank.cells:
-        if notebooks.is_graded(cell):
-            errors = [o for o in cell.outputs if o.output_type == "error"]
-            assert errors and errors[0].ename == "CheckFailure" and "not done" in errors[0].evalue, cell.source
-
-
 #: Realistic wrong submissions: (name, {solution grade_id: source}, {graded cell: [words in its output]}).
 WRONG_SUBMISSIONS = json.loads((Path(__file__).resolve().parents[1] / "course" / "wrong_submissions"
                                / "lesson6_implicit_layers.json").read_text())
-
-
-@pytest.mark.slow
-def test_through_nbgrader(tmp_path):
-    import json
-    source = notebooks.read(NOTEBOOK)
-    subs = {"perfect": lambda release: notebooks.make_submission(release, source),
-            "blank": lambda release: notebooks.make_submission(release)}
-    for k, wrong in enumerate(WRONG_SUBMISSIONS):
-        replace = {gid: "\n".join(lines) for gid, lines in wrong["replace"].items()}
-        subs[f"wrong{k}"] = lambda release, replace=replace: notebooks.make_submission(
-            release, source, replace=replace)
-    release, grades = grade_with_nbgrader(tmp_path, ASSIGNMENT, NOTEBOOK, subs)
-
-    released = json.dumps(release.dict())
-    for cell in source.cells:
-        for line in notebooks.hidden_test_lines(notebooks.source_text(cell)):
-            assert line not in released
-    assert "### BEGIN SOLUTION" not in released and "u_new = ybar + pullback(u)[0]" not in released
-
-    total = notebooks.max_score(source)
-    assert total == 8
-    assert sum(s for s, _, _ in grades["perfect"].values()) == total, grades["perfect"]
-    assert sum(s for s, _, _ in grades["blank"].values()) == 0
-    for k, wrong in enumerate(WRONG_SUBMISSIONS):
-        cells = grades[f"wrong{k}"]
-        for gid, (score, max_score, text) in cells.items():
-            if gid in wrong["fails"]:
-                assert score == 0, (wrong["name"], gid, text)
-                for expected in wrong["fails"][gid]:
-                    assert expected in text, (wrong["name"], gid, text)
-            else:
-                assert score == max_score, (wrong["name"], gid, text)
-        assert 0 < sum(s for s, _, _ in cells.values()) < total

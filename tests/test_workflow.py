@@ -115,6 +115,10 @@ def solution_and_blank_problems(course, assignment, results):
         problems.append(f"the blank release crashed the grader: {blank.problems}")
     elif blank.score != 0:
         problems.append(f"the blank release scores {blank.score:g}")
+    else:
+        silent = [c.grade_id for c in blank.cells if "not done" not in c.message]
+        if silent:
+            problems.append(f"the blank release's cells {silent} do not say 'not done'")
     return problems
 
 
