@@ -1,4 +1,5 @@
-r"""The comparison core every lesson check is built on.
+r"""The check kernel every lesson check is built on: one comparator, one tolerance
+table, one way to call student code, one failure message.
 
 A check calls the student's code on inputs chosen from an explicit domain,
 compares with `autodiff_ref` (the oracle) and, on the first disagreement,
@@ -24,14 +25,24 @@ _array2string = _np.array2string
 _ndarray = _np.ndarray
 _max = _np.max
 _all = _np.all
+_any = _np.any
+_isnan = _np.isnan
 _isclose = math.isclose
 
-#: Tolerances, one table for every check (relative, absolute).
+#: Tolerances, one table for every check: name -> (relative, absolute). A check
+#: names its row; no check writes its own numbers.
 TOLERANCES = {
-    "exact": (1e-12, 1e-12),      # analytic derivatives (duals, tapes) vs the oracle
+    "exact": (1e-12, 1e-12),      # the same formula as the oracle, evaluated the same way
+    "rounding": (1e-9, 1e-12),    # the same mathematics in another order of operations
+    "iterative": (1e-7, 1e-12),   # fixed points and ODE solves converged far below this
     "solver": (1e-8, 1e-10),      # iterative solvers converged to 1e-10
-    "numerical": (1e-5, 1e-7),    # central differences vs exact derivatives
+    "numerical": (1e-5, 1e-7),    # central differences against exact derivatives
+    "recognise": (1e-6, 1e-9),    # matching a wrong answer against a known misconception
 }
+
+#: The longest check message a student sees (inputs and arrays are abbreviated first).
+MESSAGE_LIMIT = 2000
+NOT_DONE_HINT = "this task is not done yet: replace `raise NotImplementedError()` with your code"
 
 
 class CheckFailure(AssertionError):
@@ -39,15 +50,15 @@ class CheckFailure(AssertionError):
 
     def __init__(self, what, *, inputs=None, expected=None, got=None, hint=None):
         self.what, self.inputs, self.expected, self.got, self.hint = what, inputs, expected, got, hint
-        lines = [f"✗ {what}"]
+        lines = [f"✗ {_cut(str(what), 300)}"]
         if inputs is not None:
-            lines.append(f"  input:    {show(inputs)}")
+            lines.append(f"  input:    {_cut(show(inputs), 500)}")
         if expected is not None or got is not None:
-            lines.append(f"  expected: {show(expected)}")
-            lines.append(f"  got:      {show(got)}")
+            lines.append(f"  expected: {_cut(show(expected), 400)}")
+            lines.append(f"  got:      {_cut(show(got), 400)}")
         if hint:
-            lines.append(f"  hint:     {hint}")
-        super().__init__("\n".join(lines))
+            lines.append(f"  hint:     {_cut(str(hint), 500)}")
+        super().__init__("\n".join(lines)[:MESSAGE_LIMIT])
 
 
 def show(value):
@@ -63,20 +74,107 @@ def show(value):
     return repr(value)
 
 
+def _cut(text, limit):
+    return text if len(text) <= limit else text[:limit - 2] + " …"
+
+
 def is_close(got, expected, rtol, atol):
-    """True when `got` has `expected`'s shape and every entry is within
-    ``atol + rtol·|expected|`` (NaN only matches NaN)."""
+    """True when `got` has `expected`'s shape and every finite entry is within
+    ``atol + rtol·|expected|``; a non-finite entry matches only itself
+    (NaN matches NaN, +inf matches +inf, −inf matches −inf)."""
     try:
         g = _asarray(got, dtype=float)
+        e = _asarray(expected, dtype=float)
     except (TypeError, ValueError):
         return False
-    e = _asarray(expected, dtype=float)
     if g.shape != e.shape:
         return False
-    if not bool(_all(_isfinite(g) == _isfinite(e))):
+    fin_g, fin_e = _isfinite(g), _isfinite(e)
+    if not bool(_all(fin_g == fin_e)):
         return False
-    fin = _isfinite(e)
-    return bool(_all(_abs(g[fin] - e[fin]) <= atol + rtol * _abs(e[fin])))
+    inf = ~fin_e
+    if bool(_any(inf)) and not bool(_all((_isnan(g[inf]) & _isnan(e[inf])) | (g[inf] == e[inf]))):
+        return False
+    return bool(_all(_abs(g[fin_e] - e[fin_e]) <= atol + rtol * _abs(e[fin_e])))
+
+
+def same(got, expected, tol="rounding"):
+    """:func:`is_close` with a named row of :data:`TOLERANCES`; False for anything not numeric."""
+    if isinstance(got, Raised):
+        return False
+    rtol, atol = TOLERANCES[tol]
+    return is_close(got, expected, rtol, atol)
+
+
+def as_floats(got):
+    """The student's answer as a float array, or None when it is not numeric."""
+    if isinstance(got, Raised):
+        return None
+    try:
+        return _asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return None
+
+
+def relative_error(got, expected):
+    """max|got − expected| / max|expected| (absolute when expected is 0); inf if not comparable."""
+    g, e = as_floats(got), _asarray(expected, dtype=float)
+    if g is None or g.shape != e.shape:
+        return math.inf
+    diff = float(_max(_abs(g - e))) if e.size else 0.0
+    scale = float(_max(_abs(e))) if e.size else 0.0
+    return diff / scale if scale > 0 else diff
+
+
+# --- calling the student's code -----------------------------------------------------------------
+
+class Named:
+    """A test function or input that prints as its formula in a failure message."""
+
+    def __init__(self, name, f):
+        self.name, self.f = name, f
+
+    def __call__(self, *args, **kwargs):
+        return self.f(*args, **kwargs)
+
+    def __repr__(self):
+        return self.name
+
+
+class Raised:
+    """What came back when the student's code raised: shown as the exception."""
+
+    def __init__(self, err):
+        self.err = err
+
+    @property
+    def not_done(self):
+        return isinstance(self.err, NotImplementedError)
+
+    def __repr__(self):
+        return f"{type(self.err).__name__}: {self.err}"
+
+
+def attempt(student, *args, **kwargs):
+    """``student(*args)``, or :class:`Raised` if it raised (the student's bug, reported on its input)."""
+    try:
+        return student(*args, **kwargs)
+    except Exception as err:
+        return Raised(err)
+
+
+def call(student, args, *, what, inputs=None, hint=None):
+    """``student(*args)``; if it raises, a :class:`CheckFailure` naming the input and the
+    exception (and saying the task is not done when it is ``NotImplementedError``).
+
+    Infinite loops are not this function's business: when grading, the sandbox's
+    time limit ends them (:mod:`autograder.verdicts`)."""
+    got = attempt(student, *args)
+    if isinstance(got, Raised):
+        raise CheckFailure(what, inputs=args if inputs is None else inputs, got=got,
+                           hint=NOT_DONE_HINT if got.not_done else
+                           (hint or "your code raised an exception on this input")) from None
+    return got
 
 
 def check_close(got, expected, *, what, inputs=None, hint=None, tol="exact"):
@@ -97,12 +195,11 @@ def check_cases(student, reference, cases, *, what, hint=None, tol="exact"):
     """
     for case in cases:
         expected = reference(*case)
-        try:
-            got = student(*case)
-        except Exception as err:  # the student's bug, reported on its input
-            raise CheckFailure(what, inputs=case, expected=expected,
-                               got=f"{type(err).__name__}: {err}",
-                               hint="your code raised an exception on this input") from None
+        got = attempt(student, *case)
+        if isinstance(got, Raised):
+            raise CheckFailure(what, inputs=case, expected=expected, got=got,
+                               hint=NOT_DONE_HINT if got.not_done else
+                               "your code raised an exception on this input") from None
         rtol, atol = TOLERANCES[tol]
         if not is_close(got, expected, rtol, atol):
             h = hint(case, expected, got) if callable(hint) else hint

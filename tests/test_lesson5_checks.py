@@ -17,7 +17,7 @@ import scipy.linalg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from test_lesson4_checks import hint_of, mutation_score, solution_namespace  # noqa: E402
+from lesson_kit import hint_of, mutation_score, solution_namespace  # noqa: E402
 
 from autodiff_ref import jacfwd, jvp, trace, vjp  # noqa: E402
 from autograder.lessons import lesson5 as checks  # noqa: E402

@@ -22,7 +22,8 @@ from autograder import notebooks
 from autograder.checks import CheckFailure
 from autograder.lessons import lesson6 as checks
 
-from test_lesson4_checks import REPO, hint_of, mutants, solution_namespace
+from lesson_kit import hint_of, mutants, solution_namespace
+from conftest import REPO
 
 ASSIGNMENT = "lesson6_implicit_layers"
 NOTEBOOK = REPO / "course" / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
