@@ -70,7 +70,7 @@ def show(value):
     if isinstance(value, dict):
         return ", ".join(f"{k}={show(v)}" for k, v in value.items())
     if isinstance(value, tuple):
-        return "(" + ", ".join(show(v) for v in value) + ")"
+        return "(" + ", ".join(show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     return repr(value)
 
 
