@@ -21,9 +21,9 @@ from lesson_kit import hint_of, mutation_score, solution_namespace  # noqa: E402
 
 from autodiff_ref import jacfwd, jvp, trace, vjp  # noqa: E402
 from autograder.lessons import lesson5 as checks  # noqa: E402
-from autograder.lessons.lesson5.checks import (M32, MATRIX_CASES, PARTIALS_CASES, TRACE_CASES,  # noqa: E402
-                                               VJP_CASES, VJP_TABLE)
-from autograder.lessons.lesson5.material import product  # noqa: E402
+from autograder.lessons.lesson5.checks import (MATRIX_CASES, PARTIALS_CASES, TRACE_CASES, VJP_CASES,  # noqa: E402
+                                               VJP_TABLE)
+from autograder.lessons.lesson5.material import M32, product  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "lesson5_linear_maps"

@@ -12,7 +12,7 @@ inputs v₋₁ = x₁, v₀ = x₂):
   so ∂g/∂x₁ = x₂ and ∂g/∂x₂ = x₁ + sin x₂;
 - :func:`report_example`: y = x₁x₂ + x₂ − ln x₁;
 - :func:`proposal_example`: f(x, y) = xy + e^{xy}, the product computed once;
-- :func:`polar`: (r, θ) ↦ (r cos θ, r sin θ), the map whose JVPs lessons 2 and 5 draw.
+- :func:`polar`: (r, θ) ↦ (r cos θ, r sin θ), a map lessons 2 and 5 push vectors through.
 
 Each example calls its elementary functions through `ops` (keyword-only,
 numpy's by default, bound at import so a notebook's rebinding of ``np.sin``
@@ -57,7 +57,8 @@ def g_example(x1, x2, *, ops=NUMPY):
 
 
 def report_example(x1, x2, *, ops=NUMPY):
-    """y = x₁x₂ + x₂ − ln x₁: v₁ = v₋₁v₀, v₂ = ln v₋₁, v₃ = v₁ + v₀, v₄ = v₃ − v₂."""
+    """y = x₁x₂ + x₂ − ln x₁, in the report's order:
+    v₁ = v₋₁v₀, v₂ = ln v₋₁, v₃ = v₁ + v₀, v₄ = v₃ − v₂."""
     v1 = x1 * x2
     v2 = ops.log(x1)
     v3 = v1 + x2

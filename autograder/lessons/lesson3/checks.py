@@ -260,7 +260,8 @@ def _backward_cases(seed, n_random):
 
 BACKWARD_CASES = {VISIBLE_SEED: _backward_cases(VISIBLE_SEED, 2), HIDDEN_SEED: _backward_cases(HIDDEN_SEED, 12)}
 
-#: A wrong recipe for the sweep: (seed at the last entry instead of y, order, v̄ⱼ ← combine(v̄ⱼ, v̄ᵢ, c_ij)), hint.
+#: A wrong recipe for the sweep, and its hint: (seed at the last entry instead of y?,
+#: order of the entries, v̄ⱼ ← combine(v̄ⱼ, v̄ᵢ, c_ij)).
 _WRONG_SWEEPS = {
     "overwrite": ((False, "down", lambda old, b, c: b * c),
                   "an adjoint is overwritten instead of accumulated: a variable used twice "

@@ -11,13 +11,14 @@ r"""Lesson 5, JVPs and VJPs as linear maps: ``from autograder.lessons import les
 - ``worked_example`` is the slides' f of :mod:`autograder.lessons.examples`.
 """
 from ..examples import slides_example as worked_example
-from .checks import (ELEMENTAL_PARTIALS, HIDDEN_SEED, PROGRAMS, VECTOR_FUNCTIONS, VISIBLE_SEED, TraceCase,
-                     check_elemental_partials, check_extended_matrix, check_jacobian_forward,
-                     check_jacobian_reverse, check_state_jacobian, check_vjp_from_jvp)
+from .checks import (ELEMENTAL_PARTIALS, HIDDEN_SEED, VISIBLE_SEED, TraceCase, check_elemental_partials,
+                     check_extended_matrix, check_jacobian_forward, check_jacobian_reverse, check_state_jacobian,
+                     check_vjp_from_jvp)
 from .figures import (extended_system_widget, labels, linear_map_widget, plot_extended_step, plot_linear_map,
                       plot_matrix, twist)
-from .material import (chain_cost, extended_reference, extended_steps, jacobian_forward_reference,
-                       jacobian_reverse_reference, position, random_extended, state_jacobian_reference)
+from .material import (PROGRAMS, VECTOR_FUNCTIONS, chain_cost, extended_reference, extended_steps,
+                       jacobian_forward_reference, jacobian_reverse_reference, position, random_extended,
+                       state_jacobian_reference)
 
 __all__ = ["ELEMENTAL_PARTIALS", "HIDDEN_SEED", "PROGRAMS", "VECTOR_FUNCTIONS", "VISIBLE_SEED", "TraceCase",
            "check_elemental_partials", "check_extended_matrix", "check_jacobian_forward",

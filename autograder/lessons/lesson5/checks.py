@@ -19,9 +19,9 @@ from autodiff_ref.core import Tracer as _Tracer
 from autodiff_ref.reverse import Box as _Box
 from autograder.checks import NOT_DONE_HINT, CheckFailure, Named, Raised, as_floats, attempt, passed, same
 
-from ..examples import ELEMENTAL, NUMPY, SLIDES_POINT, g_example, polar, slides_example
-from .material import (extended_reference, jacobian_forward_reference, jacobian_reverse_reference, position,
-                       product, random_extended, state_jacobian_reference)
+from ..examples import ELEMENTAL, NUMPY, SLIDES_POINT
+from .material import (PROGRAMS, VECTOR_FUNCTIONS, extended_reference, jacobian_forward_reference,
+                       jacobian_reverse_reference, position, product, random_extended, state_jacobian_reference)
 
 _sin, _cos, _exp, _log = NUMPY
 _tanh, _sqrt = _np.tanh, _np.sqrt
@@ -74,56 +74,6 @@ def _run(student, reference, cases, what, hint, tol):
         if not same(got, expected, tol):
             raise CheckFailure(what, inputs=case, expected=expected, got=got, hint=hint(case, expected, got))
     return len(cases)
-
-
-# --------------------------------------------------------------------------
-# The test programs: written without constants (so every argument of a row
-# is a row), outputs computed last.
-# --------------------------------------------------------------------------
-def _square_plus_sin(x1, x2):
-    return x1 * x1 + _sin(x2)
-
-
-def _polar(r, theta):
-    c = _cos(theta)
-    s = _sin(theta)
-    return r * c, r * s
-
-
-def _three_two(x1, x2, x3):
-    a = x1 / x2
-    b = _exp(x3)
-    c = _log(x2)
-    d = _sqrt(x1)
-    cd = c * d
-    return a * b, cd - x3
-
-
-def _tanh_chain(x1, x2, x3):
-    a = _tanh(x1 * x2)
-    b = -x3
-    c = a - b
-    d = c * c
-    return d / x2
-
-
-def _three_three(x1, x2, x3):
-    p = x1 * x2
-    q = _sin(x3)
-    r = _exp(x1)
-    return p + q, q * r, r - p
-
-
-#: (formula, f of scalars, domain of every input)
-PROGRAMS = [
-    ("the slides' f(x₁, x₂)", slides_example, (0.5, 2.0)),
-    ("x₁·x₂ − cos x₂", g_example, (-2.0, 2.0)),
-    ("x₁·x₁ + sin x₂", _square_plus_sin, (-2.0, 2.0)),
-    ("polar (r cos θ, r sin θ)", _polar, (0.5, 2.0)),
-    ("(x₁/x₂·exp x₃, ln x₂·√x₁ − x₃)", _three_two, (0.5, 2.0)),
-    ("(tanh(x₁x₂) + x₃)² / x₂", _tanh_chain, (0.5, 2.0)),
-    ("(x₁x₂ + sin x₃, sin x₃·eˣ¹, eˣ¹ − x₁x₂)", _three_three, (-1.5, 1.5)),
-]
 
 
 class TraceCase:
@@ -426,19 +376,6 @@ def check_jacobian_reverse(jacobian_reverse, *, hidden=False):
 # --------------------------------------------------------------------------
 # Task 5.6: the transpose of a JVP, by the dot-product identity
 # --------------------------------------------------------------------------
-M32 = _array([[1.0, -0.5, 0.3], [0.2, 0.8, -1.1]])
-
-#: (formula, f, n, domain): vector functions ℝⁿ → ℝᵐ of a 1-d array.
-VECTOR_FUNCTIONS = [
-    ("polar: (x₀ cos x₁, x₀ sin x₁)", polar, 2, (0.5, 2.0)),
-    ("M @ tanh(x), M 2×3", lambda x: M32 @ _tanh(x), 3, (-1.5, 1.5)),
-    ("(x₀, x₀x₁, x₀x₁x₂)", lambda x: _stack([x[0], x[0] * x[1], x[0] * x[1] * x[2]]), 3, (-1.5, 1.5)),
-    ("(x₀x₁, x₁x₂, sin x₀ + x₂, exp x₁)",
-     lambda x: _stack([x[0] * x[1], x[1] * x[2], _sin(x[0]) + x[2], _exp(x[1])]), 3, (-1.0, 1.0)),
-    ("the slides' f as a function of x = (x₁, x₂)", lambda x: slides_example(x[0], x[1]), 2, (0.5, 2.0)),
-]
-
-
 def _vjp_cases(seed, per_function):
     rng = _np.random.default_rng(seed)
     name, f, _, _ = VECTOR_FUNCTIONS[0]

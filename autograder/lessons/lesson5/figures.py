@@ -198,6 +198,15 @@ def plot_linear_map(x1=0.8, x2=0.4, v_angle=30.0, ybar_angle=120.0, f=twist, axe
     return axes
 
 
+#: slider -> (start, lowest, highest, step, label) of :func:`linear_map_widget`
+_LINEAR_MAP_SLIDERS = {
+    "x1": (0.8, -1.5, 1.5, 0.05, "x₁"),
+    "x2": (0.4, -1.5, 1.5, 0.05, "x₂"),
+    "v_angle": (30.0, 0.0, 360.0, 5.0, "angle of v (°)"),
+    "ybar_angle": (120.0, 0.0, 360.0, 5.0, "angle of ȳ (°)"),
+}
+
+
 def linear_map_widget(f=twist):
     """Sliders for the point x and the angles of v and ȳ."""
     import ipywidgets as widgets
@@ -207,17 +216,9 @@ def linear_map_widget(f=twist):
         plot_linear_map(x1, x2, v_angle, ybar_angle, f=f)
         plt.show()
 
-    style = {"description_width": "initial"}
-    controls = dict(
-        x1=widgets.FloatSlider(value=0.8, min=-1.5, max=1.5, step=0.05, description="x₁",
-                               continuous_update=False, style=style),
-        x2=widgets.FloatSlider(value=0.4, min=-1.5, max=1.5, step=0.05, description="x₂",
-                               continuous_update=False, style=style),
-        v_angle=widgets.FloatSlider(value=30.0, min=0.0, max=360.0, step=5.0, description="angle of v (°)",
-                                    continuous_update=False, style=style),
-        ybar_angle=widgets.FloatSlider(value=120.0, min=0.0, max=360.0, step=5.0,
-                                       description="angle of ȳ (°)", continuous_update=False, style=style),
-    )
+    controls = {name: widgets.FloatSlider(value=start, min=lo, max=hi, step=step, description=label,
+                                          continuous_update=False, style={"description_width": "initial"})
+                for name, (start, lo, hi, step, label) in _LINEAR_MAP_SLIDERS.items()}
     out = widgets.interactive_output(draw, controls)
     return widgets.VBox([widgets.HBox([controls["x1"], controls["x2"]]),
                          widgets.HBox([controls["v_angle"], controls["ybar_angle"]]), out])

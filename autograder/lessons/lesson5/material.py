@@ -12,11 +12,16 @@ c_ij = ∂φ_i/∂v_j collected in the strictly lower-triangular N×N matrix C,
 - forward mode multiplies from the right (A_1 first), reverse mode the
   transpose from the left: F′ᵀ = P A_1ᵀ ⋯ A_lᵀ Qᵀ (A_lᵀ first).
 
-These are the answer key of Tasks 5.2–5.5 and what the figures draw.
+These are the answer key of Tasks 5.2–5.5 and what the figures draw; below
+them, the programs whose traces the checks use (:data:`PROGRAMS`) and the
+vector functions of Task 5.6 (:data:`VECTOR_FUNCTIONS`).
 """
 import numpy as _np
 
-_eye, _zeros = _np.eye, _np.zeros
+from ..examples import NUMPY, g_example, polar, slides_example
+
+_sin, _cos, _exp, _log = NUMPY
+_tanh, _sqrt, _array, _stack, _eye, _zeros = _np.tanh, _np.sqrt, _np.array, _np.stack, _np.eye, _np.zeros
 
 
 def position(i, n):
@@ -114,3 +119,66 @@ def chain_cost(shapes):
         reverse += left_rows * r * c
     return {"forward (right to left)": forward, "reverse (left to right)": reverse,
             "shape": (rows, cols)}
+
+
+# --------------------------------------------------------------------------
+# The programs the checks trace: written without constants (so every argument
+# of a row is a row), outputs computed last.
+# --------------------------------------------------------------------------
+def _square_plus_sin(x1, x2):
+    return x1 * x1 + _sin(x2)
+
+
+def _polar(r, theta):
+    c = _cos(theta)
+    s = _sin(theta)
+    return r * c, r * s
+
+
+def _three_two(x1, x2, x3):
+    a = x1 / x2
+    b = _exp(x3)
+    c = _log(x2)
+    d = _sqrt(x1)
+    cd = c * d
+    return a * b, cd - x3
+
+
+def _tanh_chain(x1, x2, x3):
+    a = _tanh(x1 * x2)
+    b = -x3
+    c = a - b
+    d = c * c
+    return d / x2
+
+
+def _three_three(x1, x2, x3):
+    p = x1 * x2
+    q = _sin(x3)
+    r = _exp(x1)
+    return p + q, q * r, r - p
+
+
+#: (formula, f of scalars, domain of every input)
+PROGRAMS = [
+    ("the slides' f(x₁, x₂)", slides_example, (0.5, 2.0)),
+    ("x₁·x₂ − cos x₂", g_example, (-2.0, 2.0)),
+    ("x₁·x₁ + sin x₂", _square_plus_sin, (-2.0, 2.0)),
+    ("polar (r cos θ, r sin θ)", _polar, (0.5, 2.0)),
+    ("(x₁/x₂·exp x₃, ln x₂·√x₁ − x₃)", _three_two, (0.5, 2.0)),
+    ("(tanh(x₁x₂) + x₃)² / x₂", _tanh_chain, (0.5, 2.0)),
+    ("(x₁x₂ + sin x₃, sin x₃·eˣ¹, eˣ¹ − x₁x₂)", _three_three, (-1.5, 1.5)),
+]
+
+
+M32 = _array([[1.0, -0.5, 0.3], [0.2, 0.8, -1.1]])
+
+#: (formula, f, n, domain): vector functions ℝⁿ → ℝᵐ of a 1-d array.
+VECTOR_FUNCTIONS = [
+    ("polar: (x₀ cos x₁, x₀ sin x₁)", polar, 2, (0.5, 2.0)),
+    ("M @ tanh(x), M 2×3", lambda x: M32 @ _tanh(x), 3, (-1.5, 1.5)),
+    ("(x₀, x₀x₁, x₀x₁x₂)", lambda x: _stack([x[0], x[0] * x[1], x[0] * x[1] * x[2]]), 3, (-1.5, 1.5)),
+    ("(x₀x₁, x₁x₂, sin x₀ + x₂, exp x₁)",
+     lambda x: _stack([x[0] * x[1], x[1] * x[2], _sin(x[0]) + x[2], _exp(x[1])]), 3, (-1.0, 1.0)),
+    ("the slides' f as a function of x = (x₁, x₂)", lambda x: slides_example(x[0], x[1]), 2, (0.5, 2.0)),
+]
