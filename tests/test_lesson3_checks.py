@@ -91,11 +91,11 @@ def backward(tape, y):
     return bar
 
 
-def grad(f):
+def grad(f, sweep=backward):
     def gradient(*xs):
         tape = Tape()
         inputs = [tape.input(x) for x in xs]
-        bar = backward(tape, f(*inputs))
+        bar = sweep(tape, f(*inputs))
         return tuple(bar[v.index] for v in inputs)
     return gradient
 
@@ -278,12 +278,7 @@ def test_wrong_grads():
     shared_backward = StatefulBackward()   # one adjoint list for every call
 
     def global_adjoints(f):
-        def gradient(*xs):
-            tape = Tape()
-            inputs = [tape.input(x) for x in xs]
-            bar = shared_backward(tape, f(*inputs))
-            return tuple(bar[v.index] for v in inputs)
-        return gradient
+        return grad(f, sweep=shared_backward)
     assert "called a second time" in str(pytest.raises(CheckFailure, checks.check_grad, global_adjoints,
                                                        sin, cos, exp, log).value)
 

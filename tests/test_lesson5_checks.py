@@ -5,7 +5,6 @@ the expected hint on realistic wrong code, and they kill the single-point
 mutants of the solutions. The slow tests execute the notebook with nbclient
 and grade it through the real nbgrader.
 """
-import json
 import sys
 from pathlib import Path
 
@@ -400,6 +399,3 @@ def test_mutation_score():
     assert total >= 60
     assert killed / total >= 0.95, survivors
 
-
-WRONG_SUBMISSIONS = json.loads((Path(__file__).resolve().parents[1] / "course" / "wrong_submissions"
-                               / "lesson5_linear_maps.json").read_text())
