@@ -8,6 +8,7 @@ import pytest
 from autodiff_ref import Dual, jacfwd as ref_jacfwd, trace
 from autograder.checks import CheckFailure
 from autograder.lessons import lesson2 as checks
+from autograder.lessons.lesson2.checks import g_reference
 
 
 def hint_of(check, *args, **kwargs):
@@ -82,7 +83,7 @@ def test_dg_dx2():
 def test_the_reference_tangent_column_is_the_closed_form():
     # independent of trace: v̇ for ẋ = (0, 1) at (2, 3)
     expected = [0, 1, 2, -math.sin(3), 2 + math.sin(3)]
-    values, tangents = checks._g_reference(2.0, 3.0, 0.0, 1.0)
+    values, tangents = g_reference(2.0, 3.0, 0.0, 1.0)
     assert tangents == pytest.approx(expected, rel=1e-14)
     assert values == pytest.approx([2, 3, 6, math.cos(3), 6 - math.cos(3)], rel=1e-14)
 
@@ -188,12 +189,3 @@ def test_tangent_cost_measures_and_plots():
     checks.jvp_picture(1.0)
     plt.close("all")
 
-
-# ----------------------------------------------------------------- the notebook, headless
-import re  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "course/source/lesson2_forward_mode/lesson2_forward_mode.ipynb"
-SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.S | re.M)
-HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS\n.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)

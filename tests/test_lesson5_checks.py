@@ -5,7 +5,6 @@ the expected hint on realistic wrong code, and they kill the single-point
 mutants of the solutions. The slow tests execute the notebook with nbclient
 and grade it through the real nbgrader.
 """
-import json
 import sys
 from pathlib import Path
 
@@ -21,6 +20,9 @@ from lesson_kit import hint_of, mutation_score, solution_namespace  # noqa: E402
 
 from autodiff_ref import jacfwd, jvp, trace, vjp  # noqa: E402
 from autograder.lessons import lesson5 as checks  # noqa: E402
+from autograder.lessons.lesson5.checks import (MATRIX_CASES, PARTIALS_CASES, TRACE_CASES, VJP_CASES,  # noqa: E402
+                                               VJP_TABLE)
+from autograder.lessons.lesson5.material import M32, product  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "lesson5_linear_maps"
@@ -121,14 +123,14 @@ AUTOGRAD_OPS = {
 def test_elemental_partials_match_hips_autograd():
     assert set(AUTOGRAD_OPS) == set(checks.ELEMENTAL_PARTIALS)
     for seed in (checks.VISIBLE_SEED, checks.HIDDEN_SEED):
-        for op, args in checks._PARTIALS_CASES[seed]:
+        for op, args in PARTIALS_CASES[seed]:
             expected = [autograd.grad(AUTOGRAD_OPS[op], k)(*args) for k in range(len(args))]
             np.testing.assert_allclose(checks.ELEMENTAL_PARTIALS[op](*args), expected, rtol=1e-13, atol=1e-15)
 
 
 def test_elemental_partials_match_the_trace_rules():
     for seed in (checks.VISIBLE_SEED, checks.HIDDEN_SEED):
-        for tc in checks._TRACE_CASES[seed]:
+        for tc in TRACE_CASES[seed]:
             for row in tc.trace.rows[tc.n:]:
                 args = [tc.trace.row(j).value for j in row.parents]
                 np.testing.assert_allclose(checks.ELEMENTAL_PARTIALS[row.primitive.name](*args), row.partials,
@@ -152,7 +154,7 @@ AUTOGRAD_PROGRAMS = {
 @pytest.mark.parametrize("seed", [checks.VISIBLE_SEED, checks.HIDDEN_SEED])
 def test_trace_cases_jacobians_match_hips_autograd(seed):
     assert {label for label, *_ in checks.PROGRAMS} == set(AUTOGRAD_PROGRAMS)
-    for tc in checks._TRACE_CASES[seed]:
+    for tc in TRACE_CASES[seed]:
         J = np.atleast_2d(autograd.jacobian(AUTOGRAD_PROGRAMS[tc.label])(np.array(tc.point)))
         for got in (tc.J, checks.jacobian_forward_reference(tc.C, tc.n, tc.m),
                     checks.jacobian_reverse_reference(tc.C, tc.n, tc.m), forward_by_substitution(tc.C, tc.n, tc.m)):
@@ -161,7 +163,7 @@ def test_trace_cases_jacobians_match_hips_autograd(seed):
 
 @pytest.mark.parametrize("seed", [checks.VISIBLE_SEED, checks.HIDDEN_SEED])
 def test_random_extended_systems_agree_three_ways(seed):
-    for Cs, n, m in checks._MATRIX_CASES[seed]:
+    for Cs, n, m in MATRIX_CASES[seed]:
         C = Cs.value
         assert np.all(np.triu(C) == 0) and np.all(C[:n] == 0)
         expected = forward_by_substitution(C, n, m)
@@ -172,7 +174,7 @@ def test_random_extended_systems_agree_three_ways(seed):
 
 AUTOGRAD_VECTOR = [
     lambda x: anp.array([x[0] * anp.cos(x[1]), x[0] * anp.sin(x[1])]),
-    lambda x: anp.dot(checks._M32, anp.tanh(x)),
+    lambda x: anp.dot(M32, anp.tanh(x)),
     lambda x: anp.array([x[0], x[0] * x[1], x[0] * x[1] * x[2]]),
     lambda x: anp.array([x[0] * x[1], x[1] * x[2], anp.sin(x[0]) + x[2], anp.exp(x[1])]),
     lambda x: (anp.sin(x[0] / x[1]) + x[0] / x[1] - anp.exp(x[1])) * (x[0] / x[1] - anp.exp(x[1])),
@@ -182,9 +184,9 @@ AUTOGRAD_VECTOR = [
 @pytest.mark.parametrize("seed", [checks.VISIBLE_SEED, checks.HIDDEN_SEED])
 def test_vjp_table_matches_hips_autograd(seed):
     by_name = {name: g for (name, *_), g in zip(checks.VECTOR_FUNCTIONS, AUTOGRAD_VECTOR)}
-    for f, x, ybar in checks._VJP_CASES[seed]:
+    for f, x, ybar in VJP_CASES[seed]:
         J = np.atleast_2d(autograd.jacobian(by_name[f.name])(x))
-        np.testing.assert_allclose(checks._VJP_TABLE[seed][id(x)]["vjp"], J.T @ np.atleast_1d(ybar),
+        np.testing.assert_allclose(VJP_TABLE[seed][id(x)]["vjp"], J.T @ np.atleast_1d(ybar),
                                    rtol=1e-12, atol=1e-12)
 
 
@@ -248,7 +250,7 @@ def partials_with(op, replacement):
     (partials_with("divide", lambda a, b: (1 / b, -a / b)), "with b squared"),
     (partials_with("multiply", lambda a, b: (a, b)), "the OTHER factor"),
     (partials_with("subtract", lambda a, b: (1.0, 1.0)), "∂(a − b)/∂b = −1"),
-    (partials_with("cos", lambda a: (np.sin(a),)), "d cos a / da = −sin a"),
+    (partials_with("cos", lambda a: (np.sin(a),)), "d cos a/da = −sin a"),
     (partials_with("sqrt", lambda a: (1 / np.sqrt(a),)), "the ½ is missing"),
     (partials_with("tanh", lambda a: (1 - a * a,)), "square the VALUE"),
     (partials_with("log", lambda a: (np.log(a),)), "not ln a"),
@@ -322,7 +324,7 @@ def forward_reversed_order(C, n, m):
 @pytest.mark.parametrize("wrong,expected_hint", [
     (forward_reversed_order, "A₁ must act first"),
     (lambda C, n, m: checks.jacobian_forward_reference(C, n, m).T, "you returned Jᵀ"),
-    (lambda C, n, m: checks._product(C, n, range(1, C.shape[0] - n + 1))[:, :n], "whole extended system"),
+    (lambda C, n, m: product(C, n, range(1, C.shape[0] - n + 1))[:, :n], "whole extended system"),
     (lambda C, n, m: 2 * checks.jacobian_forward_reference(C, n, m), "start from Pᵀ"),
 ])
 def test_jacobian_forward_wrong(wrong, expected_hint):
@@ -397,6 +399,3 @@ def test_mutation_score():
     assert total >= 60
     assert killed / total >= 0.95, survivors
 
-
-WRONG_SUBMISSIONS = json.loads((Path(__file__).resolve().parents[1] / "course" / "wrong_submissions"
-                               / "lesson5_linear_maps.json").read_text())
