@@ -58,8 +58,7 @@ def plot_hvp_cost(cost, ax=None):
         ax.loglog(n, _asarray(cost[key]) * 1e3, marker=marker, color=color, label=label, lw=2)
     ref = _asarray(cost["hessian"])[-1] * 1e3 * (n / n[-1]) ** 2
     ax.loglog(n, ref, ls=":", color="#c92a2a", alpha=0.6, label="slope 2 (∝ n²)")
-    ax.set_xlabel("n (number of variables)")
-    ax.set_ylabel("time (ms, best of several runs)")
+    ax.set(xlabel="n (number of variables)", ylabel="time (ms, best of several runs)")
     ax.set_title("An HVP costs a few gradients; the Hessian costs n of them", fontsize=11)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=9, loc="upper left")
@@ -160,22 +159,14 @@ def newton_vs_gd_widget():
         plot_newton_vs_gd(x0, y0, step, iterations)
         plt.show()
 
-    style = {"description_width": "initial"}
-    controls = dict(
-        x0=widgets.FloatSlider(value=-1.2, min=-2.0, max=2.0, step=0.05, description="start x",
-                               continuous_update=False, style=style),
-        y0=widgets.FloatSlider(value=1.0, min=-1.0, max=3.0, step=0.05, description="start y",
-                               continuous_update=False, style=style),
-        step=widgets.FloatLogSlider(value=1e-3, base=10, min=-4, max=-2, step=0.05,
-                                    description="GD step size", readout_format=".1e",
-                                    continuous_update=False, style=style),
-        iterations=widgets.IntSlider(value=2000, min=10, max=5000, step=10, description="iterations",
-                                     continuous_update=False, style=style),
-    )
-    out = widgets.interactive_output(draw, controls)
-    ui = widgets.VBox([widgets.HBox([controls["x0"], controls["y0"]]),
-                       widgets.HBox([controls["step"], controls["iterations"]])])
-    return widgets.VBox([ui, out])
+    common = dict(continuous_update=False, style={"description_width": "initial"})
+    x0 = widgets.FloatSlider(value=-1.2, min=-2.0, max=2.0, step=0.05, description="start x", **common)
+    y0 = widgets.FloatSlider(value=1.0, min=-1.0, max=3.0, step=0.05, description="start y", **common)
+    step = widgets.FloatLogSlider(value=1e-3, base=10, min=-4, max=-2, step=0.05, description="GD step size",
+                                  readout_format=".1e", **common)
+    iterations = widgets.IntSlider(value=2000, min=10, max=5000, step=10, description="iterations", **common)
+    out = widgets.interactive_output(draw, dict(x0=x0, y0=y0, step=step, iterations=iterations))
+    return widgets.VBox([widgets.VBox([widgets.HBox([x0, y0]), widgets.HBox([step, iterations])]), out])
 
 
 # ---- the numbers the lesson's prose refers to ---------------------------------

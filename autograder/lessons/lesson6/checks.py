@@ -308,9 +308,7 @@ def check_adjoint_solve(adjoint_solve, *, hidden=False):
     seed = _seed(hidden)
     what = "adjoint_solve(g, y_star, params, ybar)"
     for (problem, ybar), expected in zip(_ADJOINT_CASES[seed], _ADJOINT_TABLE[seed]):
-        inputs = dict(g=problem, ybar=ybar)
-        got = call(adjoint_solve, (problem.g, _copy(problem.y_star), problem.params, _copy(ybar)),
-                    what=what, inputs=inputs)
+        inputs, got = _run(adjoint_solve, problem, ybar, what)
         if not _close(got, expected, "solver"):
             raise CheckFailure(what, inputs=inputs, expected=expected, got=got,
                                hint=_adjoint_hint(problem, ybar, expected, got))
@@ -319,6 +317,13 @@ def check_adjoint_solve(adjoint_solve, *, hidden=False):
 
 def _copy(v):
     return v.copy() if isinstance(v, _ndarray) else v
+
+
+def _run(student, problem, ybar, what, **more):
+    """The inputs as a failure message names them, and ``student(g, y*, params, ȳ)`` on copies."""
+    inputs = dict(g=problem, ybar=ybar, **more)
+    return inputs, call(student, (problem.g, _copy(problem.y_star), problem.params, _copy(ybar)),
+                        what=what, inputs=inputs)
 
 
 def _divergent_problem():
@@ -469,9 +474,7 @@ def check_fixed_point_vjp(fixed_point_vjp, *, hidden=False):
     seed = _seed(hidden)
     what = "fixed_point_vjp(g, y_star, params, ybar)"
     for (problem, ybar), expected in zip(_VJP_CASES[seed], _VJP_TABLE[seed]):
-        inputs = dict(g=problem, ybar=ybar)
-        got = call(fixed_point_vjp, (problem.g, _copy(problem.y_star), problem.params, _copy(ybar)),
-                    what=what, inputs=inputs)
+        inputs, got = _run(fixed_point_vjp, problem, ybar, what)
         _check_vjp_structure(got, problem, what=what, inputs=inputs)
         for i, (c, e) in enumerate(zip(got, expected)):
             if not _close(c, e, "solver"):
@@ -514,9 +517,7 @@ def check_fixed_point_vjp_fd(fixed_point_vjp, *, hidden=False):
     seed = _seed(hidden)
     what = "⟨fixed_point_vjp(g, y_star, params, ybar), v⟩ against central differences"
     for problem, ybar, direction, fd in _FD_CASES[seed]:
-        inputs = dict(g=problem, ybar=ybar, v=direction)
-        got = call(fixed_point_vjp, (problem.g, _copy(problem.y_star), problem.params, _copy(ybar)),
-                    what=what, inputs=inputs)
+        inputs, got = _run(fixed_point_vjp, problem, ybar, what, v=direction)
         _check_vjp_structure(got, problem, what=what, inputs=inputs)
         value = float(sum(np.sum(_asarray(c, dtype=float) * _asarray(d)) for c, d in zip(got, direction)))
         if not same(value, fd, "numerical"):

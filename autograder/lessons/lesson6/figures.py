@@ -140,21 +140,13 @@ def cobweb_widget():
         plt.tight_layout()
         plt.show()
 
-    style = {"description_width": "initial"}
-    controls = dict(
-        theta=widgets.FloatSlider(value=0.5, min=-3.0, max=3.0, step=0.05, description="θ",
-                                  continuous_update=False, style=style),
-        x=widgets.FloatSlider(value=0.3, min=-1.5, max=1.5, step=0.05, description="x",
-                              continuous_update=False, style=style),
-        y0=widgets.FloatSlider(value=0.0, min=-1.0, max=1.0, step=0.05, description="start y₀",
-                               continuous_update=False, style=style),
-        iterations=widgets.IntSlider(value=40, min=5, max=300, step=5, description="iterations",
-                                     continuous_update=False, style=style),
-    )
-    out = widgets.interactive_output(draw, controls)
-    ui = widgets.VBox([widgets.HBox([controls["theta"], controls["x"]]),
-                       widgets.HBox([controls["y0"], controls["iterations"]])])
-    return widgets.VBox([ui, out])
+    common = dict(continuous_update=False, style={"description_width": "initial"})
+    theta = widgets.FloatSlider(value=0.5, min=-3.0, max=3.0, step=0.05, description="θ", **common)
+    x = widgets.FloatSlider(value=0.3, min=-1.5, max=1.5, step=0.05, description="x", **common)
+    y0 = widgets.FloatSlider(value=0.0, min=-1.0, max=1.0, step=0.05, description="start y₀", **common)
+    iterations = widgets.IntSlider(value=40, min=5, max=300, step=5, description="iterations", **common)
+    out = widgets.interactive_output(draw, dict(theta=theta, x=x, y0=y0, iterations=iterations))
+    return widgets.VBox([widgets.VBox([widgets.HBox([theta, x]), widgets.HBox([y0, iterations])]), out])
 
 
 def plot_branches(ift_derivatives, theta=2.0, xs=(-1.2, -0.75, -0.3, 0.0, 0.3, 0.75, 1.2), ax=None):
