@@ -18,7 +18,10 @@ so a notebook run headless (nbclient, ``nbgrader autograde``) shows it and
 never waits for input. Only scalar traces can be stepped (the statements show
 numbers).
 """
+import math
 import time
+import tracemalloc
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
@@ -301,7 +304,7 @@ def step_reverse(tr, digits=4):
 
 
 # ----------------------------------------------------------------------------
-# Timing, for the cost measurements of lessons 2 and 3
+# Timing and memory, for the cost measurements of the lessons
 # ----------------------------------------------------------------------------
 def median_time(fn, *args, repeat=7, min_time=0.02):
     """Median seconds per call of ``fn(*args)``: each of `repeat` samples loops
@@ -360,3 +363,65 @@ def time_ratio(fn, reference, repeat=7, min_time=0.01):
         t_ref.append((end - middle) / n_ref)
         ratios.append(t_fn[-1] / t_ref[-1])
     return float(np.median(t_fn)), float(np.median(t_ref)), float(np.median(ratios))
+
+
+def best_time(fn, repeats=7, min_time=0.0):
+    """The best of `repeats` samples of seconds per call of ``fn()``.
+
+    With `min_time` > 0 each sample is a loop of calls lasting at least that long
+    (found by doubling, which also warms up); with 0 each sample is one call.
+    The best, not the median: on a shared machine other processes only ever add
+    time, so the minimum is the steadiest estimate of the computation's own cost.
+    """
+    number = _loops(fn, min_time) if min_time > 0 else 1
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def peak_memory(fn):
+    """``(fn(), peak bytes allocated during the call)``, by tracemalloc (time it separately:
+    tracing slows Python down)."""
+    tracemalloc.start()
+    try:
+        value = fn()
+        return value, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _openblas():
+    """numpy's bundled OpenBLAS (its thread-count setter and getter), or None."""
+    import ctypes
+    import glob
+    import os
+    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in glob.glob(os.path.join(folder, "*openblas*")):
+        try:
+            lib = ctypes.CDLL(path)
+            return lib.scipy_openblas_set_num_threads64_, lib.scipy_openblas_get_num_threads64_
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+@contextmanager
+def one_blas_thread():
+    """Run the block with one BLAS thread. The machines this course runs on are often shared:
+    BLAS threads that wait for a busy core turn a 1 ms matrix product into 100 ms at random,
+    which would drown what a lesson measures (the benchmarks use one thread too)."""
+    found = _openblas()
+    if found is None:
+        yield
+        return
+    set_threads, get_threads = found
+    before = get_threads()
+    set_threads(1)
+    try:
+        yield
+    finally:
+        set_threads(before)

@@ -20,7 +20,10 @@ from scipy.optimize import brentq
 from autodiff_ref import fixed_point, grad, jvp, vjp
 from autograder import notebooks
 from autograder.checks import CheckFailure
+from autograder import widgets
 from autograder.lessons import lesson6 as checks
+from autograder.lessons.lesson6 import checks as kit
+from autograder.lessons.lesson6 import figures
 
 from lesson_kit import hint_of, mutants, solution_namespace
 from conftest import REPO
@@ -141,12 +144,12 @@ def test_a_vjp_through_the_library_passes(solutions):
 # =============================================================================
 @pytest.mark.parametrize("seed", [checks.VISIBLE_SEED, checks.HIDDEN_SEED])
 def test_ift_table_matches_the_closed_form_and_differences(seed):
-    for theta, x, y in checks._IFT_CASES[seed]:
+    for theta, x, y in kit._IFT_CASES[seed]:
         # the fixed point itself, by scipy's bracketing root finder near y
         lo, hi = y - 1e-6, y + 1e-6
         assert brentq(lambda t: t - math.tanh(theta * t + x), lo, hi, xtol=1e-15) == pytest.approx(y, abs=1e-13)
         s = 1 - y * y
-        d_theta, d_x = checks._IFT_TABLE[seed][(theta, x, y)]
+        d_theta, d_x = kit._IFT_TABLE[seed][(theta, x, y)]
         assert d_theta == pytest.approx(y * s / (1 - theta * s), rel=1e-10, abs=1e-12)
         assert d_x == pytest.approx(s / (1 - theta * s), rel=1e-10, abs=1e-12)
         # central differences of the branch through y (Newton from y on the perturbed problem)
@@ -162,11 +165,11 @@ def test_ift_table_matches_the_closed_form_and_differences(seed):
 
 
 def test_the_ift_cases_cover_every_branch_and_negative_slopes():
-    cases = checks._IFT_CASES[checks.VISIBLE_SEED]
+    cases = kit._IFT_CASES[checks.VISIBLE_SEED]
     assert sum(1 for th, x, _ in cases if (th, x) == (2.0, 0.5)) == 3      # all three branches
     assert any(th * (1 - y * y) > 1 for th, _, y in cases)                  # a repelling branch
     assert any(th * (1 - y * y) < -1 for th, _, y in cases)                 # where iteration fails
-    hidden = checks._IFT_CASES[checks.HIDDEN_SEED]
+    hidden = kit._IFT_CASES[checks.HIDDEN_SEED]
     assert len(hidden) >= 20 and len({(th, x) for th, x, _ in hidden}) >= 12
 
 
@@ -182,14 +185,14 @@ def _deq_closed_form(problem, ybar):
 @pytest.mark.parametrize("seed", [checks.VISIBLE_SEED, checks.HIDDEN_SEED])
 def test_adjoint_and_vjp_tables_match_closed_forms(seed):
     n_deq = 0
-    for (problem, ybar), u in zip(checks._ADJOINT_CASES[seed], checks._ADJOINT_TABLE[seed]):
+    for (problem, ybar), u in zip(kit._ADJOINT_CASES[seed], kit._ADJOINT_TABLE[seed]):
         assert np.max(np.abs(problem.g(problem.y_star, *problem.params) - problem.y_star)) < 1e-12
         if problem.name.startswith("tanh(W z + x)") and "Z" not in problem.name:
             n_deq += 1
             expected, _ = _deq_closed_form(problem, ybar)
             np.testing.assert_allclose(u, expected, rtol=1e-11, atol=1e-13)
             assert not np.allclose(problem.J, problem.J.T)      # so a wrong transpose shows
-    for (problem, ybar), cotangents in zip(checks._VJP_CASES[seed], checks._VJP_TABLE[seed]):
+    for (problem, ybar), cotangents in zip(kit._VJP_CASES[seed], kit._VJP_TABLE[seed]):
         if problem.name.startswith("tanh(W z + x)") and "Z" not in problem.name:
             _, expected = _deq_closed_form(problem, ybar)
             for got, want in zip(cotangents, expected):
@@ -221,7 +224,7 @@ def _autograd_fixed_point(problem):
 @pytest.mark.parametrize("seed", [checks.VISIBLE_SEED, checks.HIDDEN_SEED])
 def test_vjp_table_matches_hips_autograd(seed):
     seen = 0
-    for (problem, ybar), cotangents in zip(checks._VJP_CASES[seed], checks._VJP_TABLE[seed]):
+    for (problem, ybar), cotangents in zip(kit._VJP_CASES[seed], kit._VJP_TABLE[seed]):
         if problem.name.startswith("tanh(W z + x)") and "Z" not in problem.name:
             solve = _autograd_fixed_point(problem)
             W_bar = autograd.grad(lambda W: anp.dot(ybar, solve(W)))(problem.params[0])
@@ -232,7 +235,7 @@ def test_vjp_table_matches_hips_autograd(seed):
 
 @pytest.mark.parametrize("seed", [checks.VISIBLE_SEED, checks.HIDDEN_SEED])
 def test_central_difference_table_agrees_with_the_implicit_vjp(seed):
-    for (problem, ybar, direction, fd) in checks._FD_CASES[seed]:
+    for (problem, ybar, direction, fd) in kit._FD_CASES[seed]:
         _, pullback = vjp(lambda *p: fixed_point(problem.g, problem.y_star, *p, method="newton",
                                                  tol=1e-13), *problem.params)
         exact = sum(np.sum(np.asarray(c) * np.asarray(d)) for c, d in zip(pullback(ybar), direction))
@@ -240,7 +243,7 @@ def test_central_difference_table_agrees_with_the_implicit_vjp(seed):
 
 
 def test_the_divergent_case_really_diverges():
-    problem, ybar = checks._DIVERGENT
+    problem, ybar = kit._DIVERGENT
     assert max(abs(np.linalg.eigvals(problem.J))) == pytest.approx(1.5)
     u = ybar.copy()
     _, pullback = vjp(lambda y: problem.g(y, *problem.params), problem.y_star)
@@ -256,7 +259,7 @@ def test_numbers_stated_in_the_lesson():
     s = 1 - y * y
     assert round(s, 6) == 0.749167 and round(0.5 * s, 6) == 0.374584
     assert round(y * s / (1 - 0.5 * s), 5) == 0.59993 and round(s / (1 - 0.5 * s), 5) == 1.19787
-    assert checks._verdict(checks.iterate(0.5, 0.3, 0.0, 40), 0.5, 0.3)[2] == 28
+    assert figures._verdict(checks.iterate(0.5, 0.3, 0.0, 40), 0.5, 0.3)[2] == 28
     assert round(fp(0.95, 0.05)[0][1], 2) == 0.78
     assert round(fp(-0.9, 0.3)[0][1], 2) == -0.88
     assert round(checks.iterate(1.0, 0.0, 0.9, 300)[-1], 3) == 0.070
@@ -265,7 +268,7 @@ def test_numbers_stated_in_the_lesson():
     assert round(slope, 2) == -2.99
     ys = checks.iterate(-3.0, 0.2, 0.0, 60)
     assert sorted(round(v, 3) for v in ys[-2:]) == [-0.992, 0.997]
-    kind, cycle, _ = checks._verdict(ys, -3.0, 0.2)
+    kind, cycle, _ = figures._verdict(ys, -3.0, 0.2)
     assert kind == "cycle"
     three = fp(2.0, 0.5)
     assert [round(y, 3) for y, _ in three] == [-0.802, -0.585, 0.986]
@@ -285,8 +288,8 @@ def test_numbers_stated_in_the_lesson():
     theta, x = 0.95, 0.02
     y_star = fixed_point(checks.tanh_layer, 0.0, theta, x, method="newton", tol=1e-15)
     exact = grad(lambda t: fixed_point(checks.tanh_layer, y_star, t, x, method="newton", tol=1e-15))(theta)
-    before = grad(lambda t: checks._unrolled(t, x, 129))(theta) - exact
-    after = grad(lambda t: checks._unrolled(t, x, 131))(theta) - exact
+    before = grad(lambda t: figures._unrolled(t, x, 129))(theta) - exact
+    after = grad(lambda t: figures._unrolled(t, x, 131))(theta) - exact
     assert before < 0 < after
     assert round(checks.fixed_points(theta, x)[0][1], 3) == 0.882
 
@@ -563,12 +566,12 @@ def test_figures_and_widget_draw_headless(monkeypatch, solutions):
 
 
 def test_one_blas_thread_restores_the_thread_count():
-    found = checks._openblas()
+    found = widgets._openblas()
     if found is None:
         pytest.skip("numpy's OpenBLAS not found")
     set_threads, get_threads = found
     before = get_threads()
-    with checks.one_blas_thread():
+    with widgets.one_blas_thread():
         assert get_threads() == 1
     assert get_threads() == before
 

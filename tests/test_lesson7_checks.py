@@ -23,6 +23,7 @@ from autodiff_ref.ode import Adjoint
 from autograder import notebooks
 from autograder.checks import CheckFailure
 from autograder.lessons import lesson7 as checks
+from autograder.lessons.lesson7 import checks as kit
 
 from lesson_kit import hint_of, mutants, solution_namespace
 from conftest import REPO
@@ -129,7 +130,7 @@ def test_other_correct_backward_passes():
 
 def test_the_reference_with_default_switches_is_the_library():
     for seed in (checks.VISIBLE_SEED, checks.HIDDEN_SEED):
-        for case in checks._ONE_INTERVAL[seed] + checks._OBSERVATIONS[seed]:
+        for case in kit._ONE_INTERVAL[seed] + kit._OBSERVATIONS[seed]:
             mine = checks.reference_backward(case.f, case.ts, case.ys, case.ybars, case.params, case.steps)
             np.testing.assert_allclose(mine[0], case.expected[0], rtol=1e-12, atol=1e-12)
             for a, b in zip(mine[1], case.expected[1]):
@@ -137,9 +138,9 @@ def test_the_reference_with_default_switches_is_the_library():
 
 
 def test_every_mistake_switch_changes_the_answer():
-    for case in checks._OBSERVATIONS[checks.VISIBLE_SEED]:
-        for target, message in checks._backward_variants(case):
-            assert not checks._backward_matches(target, case.expected, "solver"), (case.f, message)
+    for case in kit._OBSERVATIONS[checks.VISIBLE_SEED]:
+        for target, message in kit._backward_variants(case):
+            assert not kit._backward_matches(target, case.expected, "solver"), (case.f, message)
 
 
 # =============================================================================
@@ -161,7 +162,7 @@ def _autograd_field(f):
 
 @pytest.mark.parametrize("seed", [checks.VISIBLE_SEED, checks.HIDDEN_SEED])
 def test_dynamics_table_matches_hips_autograd(seed):
-    for (f, state, t, params), expected in zip(checks._DYNAMICS_CASES[seed], checks._DYNAMICS_TABLE[seed]):
+    for (f, state, t, params), expected in zip(kit._DYNAMICS_CASES[seed], kit._DYNAMICS_TABLE[seed]):
         g = _autograd_field(f)
         np.testing.assert_allclose(expected.y, g(state.y, t, *params), rtol=1e-14, atol=1e-14)
         a = np.asarray(state.a, dtype=float)
@@ -178,8 +179,8 @@ def test_dynamics_table_matches_hips_autograd(seed):
 
 
 def test_dynamics_table_closed_forms():
-    f, state, t, params = checks._DYNAMICS_CASES[checks.VISIBLE_SEED][0]
-    expected = checks._DYNAMICS_TABLE[checks.VISIBLE_SEED][0]
+    f, state, t, params = kit._DYNAMICS_CASES[checks.VISIBLE_SEED][0]
+    expected = kit._DYNAMICS_TABLE[checks.VISIBLE_SEED][0]
     (k,) = params
     assert f is checks.DECAY
     assert expected.y == pytest.approx(-k * state.y) and expected.a == pytest.approx(k * state.a)
@@ -187,7 +188,7 @@ def test_dynamics_table_closed_forms():
 
 
 def test_one_interval_decay_matches_the_closed_form():
-    case = checks._ONE_INTERVAL[checks.VISIBLE_SEED][0]
+    case = kit._ONE_INTERVAL[checks.VISIBLE_SEED][0]
     (k,), y0, T = case.params, case.y0, case.ts[-1]
     assert case.ybars[0] == 0.0 and case.ybars[-1] == 1.0
     assert case.expected[0] == pytest.approx(math.exp(-k * T), rel=5e-8)        # RK4, 40 steps
@@ -197,7 +198,7 @@ def test_one_interval_decay_matches_the_closed_form():
 def test_closed_forms_of_decay_agree_with_the_library_tables():
     seen = 0
     for seed in (checks.VISIBLE_SEED, checks.HIDDEN_SEED):
-        for case in checks._ONE_INTERVAL[seed] + checks._OBSERVATIONS[seed]:
+        for case in kit._ONE_INTERVAL[seed] + kit._OBSERVATIONS[seed]:
             if case.f is checks.DECAY:
                 seen += 1
                 assert case.closed_form[0] == pytest.approx(case.expected[0], rel=1e-5, abs=1e-7)   # RK4 error
@@ -220,7 +221,7 @@ def _autograd_gradient(case, rtol=1e-11):
 
 @pytest.mark.parametrize("seed", [checks.VISIBLE_SEED, checks.HIDDEN_SEED])
 def test_backward_tables_match_hips_autograd_odeint_to_the_rk4_error(seed):
-    for case in checks._ONE_INTERVAL[seed] + checks._OBSERVATIONS[seed]:
+    for case in kit._ONE_INTERVAL[seed] + kit._OBSERVATIONS[seed]:
         theirs = _autograd_gradient(case)
         scale = max(np.max(np.abs(theirs[0])), max(np.max(np.abs(t)) for t in theirs[1:]))
         np.testing.assert_allclose(np.ravel(case.expected[0]), np.ravel(theirs[0]), rtol=1e-5, atol=1e-6 * scale)
@@ -230,7 +231,7 @@ def test_backward_tables_match_hips_autograd_odeint_to_the_rk4_error(seed):
 
 @pytest.mark.parametrize("seed", [checks.VISIBLE_SEED, checks.HIDDEN_SEED])
 def test_backward_tables_match_differentiating_the_solver_steps(seed):
-    for case in checks._OBSERVATIONS[seed]:
+    for case in kit._OBSERVATIONS[seed]:
         step = float(case.ts[1] - case.ts[0]) / case.steps
         _, pullback = vjp(lambda y, *p: odeint(case.f, y, case.ts, *p, method="rk4", step=step, adjoint=False),
                           np.asarray(case.y0, dtype=float), *case.params)
@@ -244,7 +245,7 @@ def test_backward_tables_match_differentiating_the_solver_steps(seed):
 @pytest.mark.parametrize("seed", [checks.VISIBLE_SEED, checks.HIDDEN_SEED])
 def test_central_difference_table_agrees_with_scipy(seed):
     from scipy.integrate import solve_ivp
-    for case, d_y0, d_params, fd in checks._FD_CASES[seed]:
+    for case, d_y0, d_params, fd in kit._FD_CASES[seed]:
         def loss(s):
             y0 = np.atleast_1d(np.asarray(case.y0, float) + s * np.asarray(d_y0))
             params = tuple(np.asarray(p) + s * np.asarray(d) for p, d in zip(case.params, d_params))
