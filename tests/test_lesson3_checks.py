@@ -282,6 +282,19 @@ def test_wrong_grads():
     assert "called a second time" in str(pytest.raises(CheckFailure, checks.check_grad, global_adjoints,
                                                        sin, cos, exp, log).value)
 
+    one_tape = Tape()   # the task says "a new tape" per call; this one keeps growing
+
+    def global_tape(f):
+        def gradient(*xs):
+            inputs = [one_tape.input(x) for x in xs]
+            bar = backward(one_tape, f(*inputs))
+            return tuple(bar[v.index] for v in inputs)
+        return gradient
+    assert grad(lambda x, y: x * y)(2.0, 3.0) == global_tape(lambda x, y: x * y)(2.0, 3.0) == (3.0, 2.0), \
+        "the values alone cannot tell a global tape"
+    message = str(pytest.raises(CheckFailure, checks.check_grad, global_tape, sin, cos, exp, log).value)
+    assert "new tape" in message and "inside the function" in message
+
 
 def test_grad_with_a_wrong_rule_fails():
     R["mul"] = lambda a, b: a.tape.record(a.value * b.value, (a, b), (a.value, b.value))

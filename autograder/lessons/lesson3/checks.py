@@ -444,4 +444,28 @@ def check_grad(grad, sin, cos, exp, log, *, hidden=False):
             raise CheckFailure("grad(f)(*xs), called a second time", inputs=case,
                                expected=expected, got=again,
                                hint="each call must start a new Tape; keep no state between calls")
+    _check_new_tape_per_call(grad, GRAD_CASES[seed][0], ops)
     passed("grad(f)(*xs): the gradient, one partial per input", _len(GRAD_CASES[seed]))
+
+
+def _check_new_tape_per_call(grad, case, ops):
+    """The task's rule "records f on a new tape": two calls, two tapes, each holding
+    only the inputs when f starts (a tape kept between calls grows without end)."""
+    f, seen = case.build(ops), []
+
+    def observed(*xs):
+        tape = getattr(xs[0], "tape", None) if xs else None
+        seen.append((tape, attempt(len, tape) if tape is not None else None))
+        return f(*xs)
+    attempt(lambda: grad(observed)(*case.xs))
+    attempt(lambda: grad(observed)(*case.xs))
+    if len(seen) < 2 or seen[0][0] is None:
+        return                                   # f never saw the tape's variables: nothing to observe
+    (first, _), (second, size) = seen[0], seen[1]
+    n = _len(case.xs)
+    if second is first or size != n:
+        raise CheckFailure("grad(f) records each call on a new tape", inputs=case,
+                           expected=f"a new Tape per call, holding only the {n} inputs when f starts",
+                           got=("the same tape as the previous call" if second is first else "a tape")
+                           + f" already holding {size!r} entries",
+                           hint="create the Tape inside the function that grad returns, not once outside it")
