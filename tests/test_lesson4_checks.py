@@ -6,7 +6,7 @@ realistic wrong code, and they kill the single-point mutants of the solutions.
 The slow tests execute the notebook with nbclient and grade it through the
 real nbgrader (solution → full marks, blank → 0, wrong → partial with its message).
 
-The mutant generator here is shared with ``test_lesson5_checks.py``.
+Mutants of the solutions are tested for every lesson in test_mutation.py.
 """
 import json
 from pathlib import Path
@@ -23,7 +23,7 @@ from autograder.lessons import lesson4 as checks
 from autograder.lessons.lesson4 import checks as kit
 from autograder.lessons.lesson4 import material
 
-from lesson_kit import hint_of, mutation_score, solution_namespace
+from lesson_kit import hint_of, solution_namespace
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "lesson4_higher_order"
@@ -315,23 +315,6 @@ def test_newton_step_wrong(wrong, expected_hint):
 def test_newton_rosenbrock_wrong():
     h = hint_of(checks.check_newton_rosenbrock, lambda f, x: x - grad(f)(x) * 1e-3)
     assert "leave Newton's path" in h and "2.2e+00" in h
-
-
-# =============================================================================
-# Mutation score
-# =============================================================================
-#: Equivalent mutants: jvp returns a pair, so ``jvp(...)[1]`` and ``jvp(...)[-1]`` are the same item.
-EQUIVALENT = {("task41-second-derivative", "line 5: constant 1 → -1"),
-              ("task41-second-derivative", "line 6: constant 1 → -1"),
-              ("task42-hvp", "line 4: constant 1 → -1")}
-
-
-def test_mutation_score():
-    killed, total, survivors = mutation_score(NOTEBOOK, lambda ns, gid: run_all(ns, only=gid),
-                                              equivalent=EQUIVALENT)
-    print(f"lesson 4 mutation score: {killed}/{total} = {killed / total:.1%}; survivors: {survivors}")
-    assert total >= 25
-    assert killed / total >= 0.95, survivors
 
 
 #: Realistic wrong submissions, in the format of course/wrong_submissions/<assignment>.json.
