@@ -20,7 +20,6 @@ stopping at the first failing graded cell. Everything before the mutated cell
 is computed once. Children run ``jobs`` at a time.
 """
 import ast
-import copy
 import json
 import os
 import re

@@ -4,16 +4,6 @@ All are registered in ``course/nbgrader_config.py``, so they apply to every
 route into nbgrader: ``python -m autograder autograde``, plain ``nbgrader
 autograde`` and the formgrader's buttons.
 
-- :class:`ResilientExecute` (autograde, instead of ``Execute``): when a
-  submission kills its kernel (``os._exit``, a segfault, out of memory) or
-  leaves it busy after a timed-out cell (an infinite loop that swallows
-  ``KeyboardInterrupt``), stock nbgrader fails the whole submission and
-  records no grades. Here the cells that ran keep their scores, the cell at
-  fault says what happened, and the cells after it are marked "not run"
-  (so they score 0) instead. It also waits for kernel messages in short
-  slices: a long single wait on the asyncio ZMQ socket sometimes misses
-  the wake-up and sits out the whole cell timeout (30 s) although the reply
-  is there (seen after cells that display widgets).
 - :class:`SandboxGrade` (autograde, instead of ``Execute``): the verdicts of
   :mod:`autograder.verdicts`, computed outside the student's process.
 - :class:`HideHiddenTestTracebacks` (feedback, before ``ClearHiddenTests``):
@@ -21,17 +11,12 @@ autograde`` and the formgrader's buttons.
   failed, expected, got, hint) but not the traceback, whose source lines
   would reveal the hidden test code that ``ClearHiddenTests`` strips.
 """
-import time
-from queue import Empty
-
-from jupyter_core.utils import run_sync
-from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Unicode
 
 
-#: Notebook metadata key where the tamper flags are recorded for reports.
+#: Notebook metadata key where the problems of a graded notebook are recorded for reports.
 METADATA_KEY = "autodiff_course"
 
 
@@ -39,89 +24,11 @@ def error_output(ename, evalue):
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
-#: The ``ename`` of the outputs ResilientExecute writes, for reports.
-DEAD_KERNEL = "DeadKernelError"
+#: The ``ename`` of a graded cell's error output when the student's code ended its process,
+#: did not run, or timed out.
+DEAD_KERNEL = "ProcessEnded"
 NOT_RUN = "NotRun"
 TIMEOUT = "CellTimeoutError"
-
-
-def sliced_get_msg(get_msg, step=0.25):
-    """``get_msg(timeout)`` as a series of short waits, each of which re-checks the socket."""
-    async def get_msg_sliced(timeout=None):
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            wait = step if deadline is None else max(0.0, min(step, deadline - time.monotonic()))
-            try:
-                return await get_msg(timeout=wait)
-            except Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-    return get_msg_sliced
-
-
-class ResilientExecute(Execute):
-    """nbgrader's Execute, but a dead or stuck kernel ends the run, not the grading."""
-
-    unresponsive_wait = Float(
-        10.0, help="Seconds a kernel may stay busy after a timed-out cell was interrupted"
-    ).tag(config=True)
-
-    def __init__(self, *args, **kwargs):
-        # Behaves exactly like jupyter_client's AsyncKernelManager unless a warm
-        # kernel server is announced in $AUTODIFF_WARM_KERNEL (parallel grading).
-        from .warmkernel import WarmKernelManager
-        kwargs.setdefault("kernel_manager_class", WarmKernelManager)
-        super().__init__(*args, **kwargs)
-
-    def preprocess(self, nb, resources=None, km=None):
-        self._stopped = None
-        return super().preprocess(nb, resources, km)
-
-    async def async_start_new_kernel_client(self):
-        kc = await super().async_start_new_kernel_client()
-        for channel in (kc.shell_channel, kc.iopub_channel):
-            channel.get_msg = sliced_get_msg(channel.get_msg)
-        return kc
-
-    start_new_kernel_client = run_sync(async_start_new_kernel_client)
-
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type != "code":
-            return cell, resources
-        if self._stopped is not None:
-            where, why = self._stopped
-            cell.outputs = [error_output(NOT_RUN, f"not run: {why} in cell {where}")]
-            return cell, resources
-        try:
-            cell, resources = super().preprocess_cell(cell, resources, index)
-        except DeadKernelError:
-            self._stopped = (index, "the kernel died")
-            cell.outputs.append(error_output(
-                DEAD_KERNEL, "the kernel died while running this cell (os._exit, sys.exit in C code, "
-                             "a crash in compiled code, or out of memory)"))
-            return cell, self.resources
-        if any(o.get("ename") == TIMEOUT for o in cell.get("outputs", [])) and not self._responsive():
-            self._stopped = (index, "the kernel stayed busy after this cell timed out")
-            cell.outputs.append(error_output(
-                TIMEOUT, f"the cell ran longer than {self.timeout} s and ignored the interrupt; "
-                         "the kernel was stopped"))
-            try:
-                run_sync(self.km.shutdown_kernel)(now=True)
-            except Exception as err:  # the kernel is beyond help; cleanup copes with a dead one
-                self.log.warning("could not stop the stuck kernel: %s", err)
-        return cell, self.resources
-
-    def _responsive(self):
-        """Does the kernel answer a kernel_info request within `unresponsive_wait`?"""
-        saved = self.timeout
-        self.timeout = self.unresponsive_wait
-        try:
-            reply = self.wait_for_reply(self.kc.kernel_info())
-        except Exception:
-            return False
-        finally:
-            self.timeout = saved
-        return bool(reply) and reply.get("msg_type") == "kernel_info_reply"
 
 
 class SandboxGrade(NbGraderPreprocessor):

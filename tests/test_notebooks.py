@@ -5,7 +5,7 @@ import shutil
 import nbformat
 import pytest
 
-from autograder import notebooks
+from autograder import execute, notebooks
 
 from conftest import COURSE, FIXTURE, FIXTURE_COURSE
 
@@ -46,32 +46,13 @@ def test_source_notebook_is_stored_clean(path):
         "a locked cell before the first solution must import the lesson's checks"
 
 
-def _client_class():
-    from nbclient import NotebookClient
-
-    from autograder.nbgrader_plugins import sliced_get_msg
-
-    class Client(NotebookClient):
-        """nbclient, waiting for kernel messages in short slices (see ResilientExecute)."""
-
-        async def async_start_new_kernel_client(self):
-            kc = await super().async_start_new_kernel_client()
-            for channel in (kc.shell_channel, kc.iopub_channel):
-                channel.get_msg = sliced_get_msg(channel.get_msg)
-            return kc
-
-    return Client
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
 def test_source_notebook_executes(path, tmp_path):
     work = tmp_path / path.parent.name
     shutil.copytree(path.parent, work, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
     nb = nbformat.read(str(path), as_version=4)
-    client = _client_class()(nb, timeout=60, kernel_name="python3", allow_errors=False,
-                            resources={"metadata": {"path": str(work)}})
-    client.execute()   # raises CellExecutionError naming the failing cell
+    execute.run(nb, work, timeout=60)   # raises CellExecutionError naming the failing cell
     for cell in nb.cells:
         if notebooks.is_graded(cell):
             stderr = [o for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"]
