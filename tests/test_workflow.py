@@ -182,8 +182,24 @@ def test_lesson_through_nbgrader(assignment, tmp_path):
     folder = write_all(tmp_path / "incoming", standard_submissions(course, assignment))
     results = grading.autograde(course, folder, assignment, log=lambda m: None)
     problems = solution_and_blank_problems(course, assignment, results) + \
-        wrong_submission_problems(course, assignment, results)
+        wrong_submission_problems(course, assignment, results) + \
+        check_agrees_with_autograde(course, folder, results, ["blank", "wrong00"])
     assert not problems, "\n".join(problems)
+
+
+def check_agrees_with_autograde(course, folder, results, students):
+    """The self-learner's `check` gives each cell the score nbgrader's autograde gave it."""
+    by, problems = {r.student: r for r in results}, []
+    for student in students:
+        path = folder / f"{student}.ipynb"
+        if student not in by or not path.exists():
+            continue
+        mine, _ = grading.check_notebook(path, course)
+        theirs = {c.grade_id: c.score for c in by[student].cells}
+        ours = {c.grade_id: c.score for c in mine.cells}
+        if ours != theirs:
+            problems.append(f"{student}: check gives {ours}, autograde gives {theirs}")
+    return problems
 
 
 # --- a class of 31 mixed submissions, graded in parallel ----------------------------------------------
