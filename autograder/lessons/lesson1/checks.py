@@ -195,7 +195,7 @@ def _run_unary(Dual, fn, case):
     if isinstance(out, Raised):
         return out
     if _read(arg) != (float(a), float(b)):
-        return _mutated("", (a, b), _read(arg))
+        return _mutated(None, (a, b), _read(arg))
     return _read(out)
 
 
@@ -332,17 +332,20 @@ def _arith_run(Dual):
 
 
 def check_dual_arithmetic(Dual, *, hidden=False):
-    """Task 1.1: ``+ − ×`` between two duals and unary ``−``."""
+    r"""Task 1.1: ``+ − ×`` between two duals and unary ``−``:
+    (a+bε) ± (c+dε) = (a±c) + (b±d)ε,  (a+bε)(c+dε) = ac + (ad+bc)ε  (ε² = 0),  −(a+bε) = −a − bε."""
     _check("Dual + − × Dual, and −Dual", "dual", hidden, _arith_run(Dual), _arith_hint)
 
 
 def check_mixed_arithmetic(Dual, *, hidden=False):
-    """Task 1.1: ``+ − ×`` with a plain number on either side (``__radd__`` & co.)."""
+    r"""Task 1.1: ``+ − ×`` with a plain number x on either side (``__radd__`` & co.): x is the
+    constant x + 0ε, so x·(a+bε) = xa + xbε and x − (a+bε) = (x−a) − bε."""
     _check("Dual + − × number, and number + − × Dual", "mixed", hidden, _arith_run(Dual), _arith_hint)
 
 
 def check_division(Dual, *, hidden=False):
-    """Task 1.2: ``/`` for dual/dual, dual/number and number/dual."""
+    r"""Task 1.2: ``/`` for dual/dual, dual/number and number/dual:
+    (a+bε)/(c+dε) = a/c + (bc − ad)/c² ε."""
     _check("Dual / Dual, Dual / number, number / Dual", "div", hidden, _arith_run(Dual), _arith_hint)
 
 
@@ -364,7 +367,7 @@ def _pow_hint(case, got):
 
 
 def check_pow(Dual, *, hidden=False):
-    """Task 1.3: ``Dual(a, b) ** n`` for integer n (any sign) and real n (a > 0)."""
+    r"""Task 1.3: (a+bε)ⁿ = aⁿ + n·aⁿ⁻¹·b ε, for integer n (any sign) and real n (a > 0)."""
     _check("Dual ** n (integer and real n)", "pow", hidden,
            lambda case: _run_unary(Dual, None, case), _pow_hint)
 
@@ -410,12 +413,12 @@ def _check_unary(Dual, fns, names, hidden):
 
 
 def check_sin_cos(Dual, sin, cos, *, hidden=False):
-    """Task 1.4: ``sin(d)`` and ``cos(d)`` for a Dual d."""
+    r"""Task 1.4: sin(a+bε) = sin a + b·cos a ε and cos(a+bε) = cos a − b·sin a ε."""
     _check_unary(Dual, (sin, cos), ("sin", "cos"), hidden)
 
 
 def check_exp_log_sqrt(Dual, exp, log, sqrt, *, hidden=False):
-    """Task 1.5: ``exp(d)``, ``log(d)`` and ``sqrt(d)`` for a Dual d."""
+    r"""Task 1.5: exp(a+bε) = eᵃ + b·eᵃ ε, log(a+bε) = log a + (b/a) ε, √(a+bε) = √a + b/(2√a) ε."""
     _check_unary(Dual, (exp, log, sqrt), ("exp", "log", "sqrt"), hidden)
 
 
@@ -460,7 +463,8 @@ for _seed, _n in ((VISIBLE_SEED, 2), (HIDDEN_SEED, 8)):
 
 
 def check_derivative(derivative, Dual, sin, cos, exp, log, sqrt, *, hidden=False):
-    """Task 1.6: ``derivative(f, x)`` with the student's Dual on compositions of everything."""
+    r"""Task 1.6: ``derivative(f, x)`` is the tangent of f(x + 1ε), f′(x), with the student's Dual
+    and functions on compositions of everything."""
     ops = _Ops(sin, cos, exp, log, sqrt)
 
     def run(case):

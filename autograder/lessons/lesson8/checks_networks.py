@@ -259,13 +259,12 @@ def _train_setup(sizes, seed, n):
 
 
 def _pair(out, what, inputs, n_params, names):
-    """The student's answer split into its two items; the first or second (per `names`) a list of
+    """The student's answer as a pair named `names`, the item called "new_params" a list of
     `n_params` arrays. Fails with a hint when the answer has another form."""
-    first, second = names
     if not (isinstance(out, tuple) and len(out) == 2):
-        raise failure(what, inputs=inputs, expected=f"a pair ({first}, {second})", got=type(out).__name__,
-                      hint=f"return {first}, {second}")
-    params = out[1] if second == "new_params" else out[0]
+        raise failure(what, inputs=inputs, expected=f"a pair ({', '.join(names)})", got=type(out).__name__,
+                      hint=f"return {', '.join(names)}")
+    params = out[names.index("new_params")]
     if not isinstance(params, (list, tuple)) or len(params) != n_params:
         raise failure(what, inputs=inputs, expected=f"a list of {n_params} arrays",
                       got=f"{len(params)} items" if isinstance(params, (list, tuple)) else show(params),
