@@ -9,6 +9,7 @@ import pytest
 
 from autograder.checks import CheckFailure
 from autograder.lessons import lesson0 as checks
+from autograder.lessons.lesson0 import checks as lesson0_checks
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "course/source/lesson0_three_ways/lesson0_three_ways.ipynb"
 EPS = np.finfo(float).eps
@@ -110,9 +111,22 @@ def test_failure_reports_the_simplest_input_first():
 
 def test_an_exception_in_student_code_is_reported_on_its_input():
     def broken(f, x, h):
-        raise NotImplementedError()
+        return 1 / 0
     err = failure(checks.check_central_difference, broken)
-    assert "NotImplementedError" in str(err) and "raised an exception" in str(err)
+    assert "ZeroDivisionError" in str(err) and "raised an exception" in str(err)
+    assert err.inputs[1:] == (1.0, 0.5)
+
+
+@pytest.mark.parametrize("check, kw", [(checks.check_central_difference, {}),
+                                       (checks.check_fd_gradient, {}),
+                                       (checks.check_mixed_partial, {}),
+                                       (checks.check_optimal_step, {"order": 1}),
+                                       (checks.check_optimal_step, {"order": 2})])
+def test_a_task_left_blank_is_called_not_done(check, kw):
+    def blank(*args):
+        raise NotImplementedError()
+    err = failure(check, blank, **kw)
+    assert "NotImplementedError" in str(err) and "not done" in str(err)
 
 
 def gradient_all_at_once(f, x, h):
@@ -197,9 +211,14 @@ def test_checks_survive_a_notebook_rebinding_numpy(monkeypatch):
 
 
 def test_reference_tables_agree_with_an_independent_formula():
-    for (f, x, h) in checks._CENTRAL_CASES[checks.HIDDEN_SEED]:
-        ref = checks._CENTRAL_EXPECTED[checks.HIDDEN_SEED][(id(f), x, h)]
+    table = lesson0_checks.CENTRAL
+    for (f, x, h) in table.cases[True]:
+        ref = table.expected(f, x, h)
         assert ref == pytest.approx((f(x + h) - f(x - h)) / (2 * h), rel=1e-13, abs=1e-13)
+    for (f, x, y, h) in lesson0_checks.MIXED.cases[True]:
+        ref = lesson0_checks.MIXED.expected(f, x, y, h)
+        corners = f(x + h, y + h) - f(x + h, y - h) - f(x - h, y + h) + f(x - h, y - h)
+        assert ref == pytest.approx(corners / (4 * h * h), rel=1e-9, abs=1e-9)
 
 
 # ----------------------------------------------------------- figures and experiments

@@ -9,6 +9,7 @@ import pytest
 
 from autograder.checks import CheckFailure
 from autograder.lessons import lesson1 as checks
+from autograder.lessons.lesson1.checks import _CASES
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "course/source/lesson1_dual_numbers/lesson1_dual_numbers.ipynb"
 
@@ -130,7 +131,7 @@ def test_the_reference_dual_passes_too():
 
 def test_expected_values_are_the_closed_forms():
     """The tables computed with autodiff_ref agree with the textbook rules."""
-    for case in checks._CASES[("div", checks.HIDDEN_SEED)]:
+    for case in _CASES[("div", checks.HIDDEN_SEED)]:
         a, b, c, d = case.numbers
         kind = case.kind[1]
         if kind == "dd":
@@ -140,16 +141,16 @@ def test_expected_values_are_the_closed_forms():
         else:
             want = (c / a, -c * b / a ** 2)
         assert case.expected == pytest.approx(want, rel=1e-12, abs=1e-12)
-    for case in checks._CASES[("pow", checks.HIDDEN_SEED)]:
+    for case in _CASES[("pow", checks.HIDDEN_SEED)]:
         a, b, n = case.numbers
         assert case.expected == pytest.approx((a ** n, n * a ** (n - 1) * b), rel=1e-12, abs=1e-12)
-    for case in checks._CASES[("sqrt", checks.HIDDEN_SEED)]:
+    for case in _CASES[("sqrt", checks.HIDDEN_SEED)]:
         a, b = case.numbers
         assert case.expected == pytest.approx((math.sqrt(a), b / (2 * math.sqrt(a))), rel=1e-12)
 
 
 def test_worked_example_three_x_plus_two():
-    case = checks._CASES[("composition", checks.VISIBLE_SEED)][0]
+    case = _CASES[("composition", checks.VISIBLE_SEED)][0]
     assert repr(case) == "f(x) = 3*x + 2 at x = 4.0" and case.expected == 3.0
     d = 3 * Dual(4.0, 1.0) + 2
     assert (d.value, d.tangent) == (14.0, 3.0)
@@ -230,6 +231,17 @@ def mutating_add(self, o):
 ])
 def test_wrong_dual_arithmetic_is_named(check, methods, hint):
     assert hint in hint_of(check, broken(**methods))
+
+
+def test_a_task_left_blank_is_called_not_done():
+    def blank(self, *args):
+        raise NotImplementedError()
+    for check, name in ((checks.check_dual_arithmetic, "__mul__"), (checks.check_mixed_arithmetic, "__radd__"),
+                        (checks.check_division, "__truediv__"), (checks.check_pow, "__pow__")):
+        text = hint_of(check, broken(**{name: blank}))
+        assert "NotImplementedError" in text and "not done" in text, name
+    text = hint_of(checks.check_derivative, lambda f, x: blank(None), Dual, sin, cos, exp, log, sqrt)
+    assert "not done" in text
 
 
 def test_a_constant_with_tangent_one_is_named():

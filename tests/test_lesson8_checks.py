@@ -357,6 +357,18 @@ def test_a_blank_task_says_it_is_not_done():
     assert "not done yet" in err.hint
 
 
+def blank(*args):
+    raise NotImplementedError()
+
+
+@pytest.mark.parametrize("check", [name for name in dir(checks) if name.startswith("check_")])
+def test_every_check_says_not_done_for_a_blank_task(check):
+    """Including the derivative check of the loss, which first calls it on plain arrays."""
+    fn = getattr(checks, check)
+    err = failure(fn, *([blank] * fn.__code__.co_argcount))
+    assert "not done yet" in err.hint and "NotImplementedError" in str(err)
+
+
 def test_checks_survive_a_notebook_rebinding_numpy(monkeypatch):
     ns = namespace()
     monkeypatch.setattr(np, "allclose", lambda *a, **k: True)

@@ -1,20 +1,9 @@
-r"""Lesson 1, dual numbers: the checks of the student's ``Dual`` class, and the lesson's widgets.
+r"""Lesson 1's checks: the student's ``Dual`` class against :class:`autodiff_ref.Dual`.
 
 The student's class is used by duck typing: ``Dual(value, tangent)`` builds
 :math:`a + b\varepsilon`, and a result is read through its ``.value`` and
 ``.tangent`` attributes (the names of :class:`autodiff_ref.Dual`). Results
 are shown as ``(value, tangent)`` pairs.
-
-==============================  ==============================================
-``check_dual_arithmetic``        Task 1.1: + − × and unary − between two duals
-``check_mixed_arithmetic``       Task 1.1: the same with a plain number on either side
-``check_division``               Task 1.2: ÷ (dual/dual, dual/number, number/dual)
-``check_pow``                    Task 1.3: ``d ** n`` for integer and real n
-``check_sin_cos``                Task 1.4: ``sin(d)``, ``cos(d)``
-``check_exp_log_sqrt``           Task 1.5: ``exp(d)``, ``log(d)``, ``sqrt(d)``
-``check_derivative``             Task 1.6: ``derivative(f, x)`` on compositions
-``check_newton_sqrt``            Task 1.7: √ by Newton's iteration, run on duals
-==============================  ==============================================
 
 Every expected result is computed here at import, with :class:`autodiff_ref.Dual`
 (the oracle), before any student cell runs; the checks then only compare, with
@@ -28,12 +17,11 @@ import numpy as _np
 
 from autodiff_ref import Dual as _RefDual
 from autodiff_ref import derivative as _ref_derivative
-from autograder.checks import CheckFailure, is_close, passed
+from autograder.checks import NOT_DONE_HINT, CheckFailure, Raised, attempt, passed, same
 
 _add, _sub, _mul, _truediv, _neg, _pow = (operator.add, operator.sub, operator.mul,
                                           operator.truediv, operator.neg, operator.pow)
 _sin, _cos, _exp, _log, _sqrt = _np.sin, _np.cos, _np.exp, _np.log, _np.sqrt
-_isclose = math.isclose
 _float = float
 VISIBLE_SEED, HIDDEN_SEED = 0, 1
 SYMBOL = {_add: "+", _sub: "-", _mul: "*", _truediv: "/", _pow: "**"}
@@ -152,38 +140,35 @@ for _seed, _n in _SIZES.items():
 # running the student's code on a case
 # --------------------------------------------------------------------------
 
-class _Raised:
-    def __init__(self, err):
-        self.err = err
+class _Observed:
+    """What came back instead of a (value, tangent) pair: ``"not a dual"`` or ``"mutated"``
+    (an operand changed in place), shown in the report as `text`."""
+
+    def __init__(self, kind, text):
+        self.kind, self.text = kind, text
 
     def __repr__(self):
-        return f"{type(self.err).__name__}: {self.err}"
+        return self.text
 
 
-class _NotDual:
-    def __init__(self, obj):
-        self.obj = obj
-
-    def __repr__(self):
-        return f"{self.obj!r} (of type {type(self.obj).__name__}; expected a Dual with .value and .tangent)"
+def _not_dual(obj):
+    return _Observed("not a dual", f"{obj!r} (of type {type(obj).__name__}; "
+                                   "expected a Dual with .value and .tangent)")
 
 
-class _Mutated:
-    def __init__(self, which, before, after):
-        self.which, self.before, self.after = which, before, after
-
-    def __repr__(self):
-        return f"the operation changed its {self.which} operand from {self.before} to {self.after}"
+def _mutated(which, before, after):
+    operand = f"{which} operand" if which else "operand"
+    return _Observed("mutated", f"the operation changed its {operand} from {before} to {after}")
 
 
 def _read(d):
     """(value, tangent) of a student's dual, or a marker saying why not."""
     if not (hasattr(d, "value") and hasattr(d, "tangent")):
-        return _NotDual(d)
+        return _not_dual(d)
     try:
         return (_float(d.value), _float(d.tangent))
     except (TypeError, ValueError):
-        return _NotDual(d)
+        return _not_dual(d)
 
 
 def _run_binary(Dual, case):
@@ -193,47 +178,49 @@ def _run_binary(Dual, case):
     right = Dual(c, d) if kind == "dd" else c
     if kind == "nd":
         left, right = c, Dual(a, b)
-    try:
-        out = op(left, right)
-    except Exception as err:  # the student's bug, reported on its input
-        return _Raised(err)
+    out = attempt(op, left, right)
+    if isinstance(out, Raised):
+        return out
     for which, operand, numbers in (("left", left, (a, b) if kind != "nd" else None),
                                     ("right", right, (c, d) if kind == "dd" else (a, b) if kind == "nd" else None)):
         if numbers is not None and _read(operand) != tuple(float(v) for v in numbers):
-            return _Mutated(which, numbers, _read(operand))
+            return _mutated(which, numbers, _read(operand))
     return _read(out)
 
 
 def _run_unary(Dual, fn, case):
     a, b = case.numbers[:2]
     arg = Dual(a, b)
-    try:
-        out = fn(arg) if case.kind[1] != "pow" else arg ** case.numbers[2]
-    except Exception as err:
-        return _Raised(err)
+    out = attempt(fn, arg) if case.kind[1] != "pow" else attempt(_pow, arg, case.numbers[2])
+    if isinstance(out, Raised):
+        return out
     if _read(arg) != (float(a), float(b)):
-        return _Mutated("", (a, b), _read(arg))
+        return _mutated(None, (a, b), _read(arg))
     return _read(out)
 
 
-def _compare(what, cases, run, hint, tol=(1e-12, 1e-12)):
-    """Run every case (simplest first); raise CheckFailure with a hint at the first mismatch."""
-    rtol, atol = tol
+def _check(what, key, hidden, run, hint, *, tol="exact", done=None):
+    """Run every case of the table `key` (simplest first) and print ✓ `done`; at the first
+    mismatch raise CheckFailure with ``hint(case, got)``, which also sees exceptions (as
+    :class:`~autograder.checks.Raised`): a TypeError from ``number + Dual`` names ``__radd__``."""
+    cases = _CASES[(key, HIDDEN_SEED if hidden else VISIBLE_SEED)]
     for case in cases:
         got = run(case)
-        if not is_close(got, case.expected, rtol, atol):
+        if not same(got, case.expected, tol):
             try:
                 message = _common_hint(got) or hint(case, got)
             except (ArithmeticError, ValueError, TypeError):  # a candidate undefined here
                 message = None
             raise CheckFailure(what, inputs=case, expected=case.expected, got=got, hint=message)
-    return len(cases)
+    passed(done or what, len(cases))
 
 
 def _common_hint(got):
-    if isinstance(got, _NotDual):
+    if isinstance(got, Raised) and got.not_done:
+        return NOT_DONE_HINT
+    if isinstance(got, _Observed) and got.kind == "not a dual":
         return "return a new Dual(value, tangent), e.g. `return Dual(..., ...)`"
-    if isinstance(got, _Mutated):
+    if isinstance(got, _Observed) and got.kind == "mutated":
         return ("an operation must not change its operands: build and return a new Dual "
                 "instead of updating self.value / self.tangent")
     return None
@@ -244,22 +231,18 @@ def _q(x, y):
     return x / y if y else float("nan")
 
 
-def _same(x, y):
-    return _isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
-
-
 def _match(got, candidates):
     """The hint of the first candidate (value, tangent) that `got` equals."""
     if not isinstance(got, tuple):
         return None
     for (v, t), msg in candidates:
-        if _same(got[0], v) and _same(got[1], t):
+        if same(got, (v, t), "recognise"):
             return msg
     return None
 
 
 def _value_or_tangent(case, got, rule):
-    if isinstance(got, tuple) and not _same(got[0], case.expected[0]):
+    if isinstance(got, tuple) and not same(got[0], case.expected[0], "recognise"):
         return f"the value part is wrong; it is the ordinary result of the operation on the values ({rule})"
     return f"the value part is right, the tangent (ε part) is wrong: {rule}"
 
@@ -278,12 +261,12 @@ def _arith_hint(case, got):
     op, kind = case.kind
     if op is _neg:
         a, b = case.numbers
-        if isinstance(got, _Raised):
+        if isinstance(got, Raised):
             return "define __neg__(self) so that -Dual(a, b) works"
         return _match(got, [((-a, b), "−(a+bε) = −a − bε: negate the tangent too")]) or \
             _value_or_tangent(case, got, "−(a+bε) = −a − bε")
     a, b, c, d = case.numbers
-    if isinstance(got, _Raised):
+    if isinstance(got, Raised):
         err = got.err
         if kind == "nd" and isinstance(err, TypeError):
             return (f"`number {SYMBOL[op]} Dual` makes Python call the Dual's {_REFLECTED[op]} "
@@ -343,33 +326,26 @@ def _arith_hint(case, got):
 def _arith_run(Dual):
     def run(case):
         if case.kind[0] is _neg:
-            a, b = case.numbers
-            try:
-                return _read(-Dual(a, b))
-            except Exception as err:
-                return _Raised(err)
+            return _run_unary(Dual, _neg, case)
         return _run_binary(Dual, case)
     return run
 
 
-def _check(what, key, hidden, run, hint, tol=(1e-12, 1e-12)):
-    cases = _CASES[(key, HIDDEN_SEED if hidden else VISIBLE_SEED)]
-    n = _compare(what, cases, run, hint, tol)
-    passed(what, n)
-
-
 def check_dual_arithmetic(Dual, *, hidden=False):
-    """Task 1.1: ``+ − ×`` between two duals and unary ``−``."""
+    r"""Task 1.1: ``+ − ×`` between two duals and unary ``−``:
+    (a+bε) ± (c+dε) = (a±c) + (b±d)ε,  (a+bε)(c+dε) = ac + (ad+bc)ε  (ε² = 0),  −(a+bε) = −a − bε."""
     _check("Dual + − × Dual, and −Dual", "dual", hidden, _arith_run(Dual), _arith_hint)
 
 
 def check_mixed_arithmetic(Dual, *, hidden=False):
-    """Task 1.1: ``+ − ×`` with a plain number on either side (``__radd__`` & co.)."""
+    r"""Task 1.1: ``+ − ×`` with a plain number x on either side (``__radd__`` & co.): x is the
+    constant x + 0ε, so x·(a+bε) = xa + xbε and x − (a+bε) = (x−a) − bε."""
     _check("Dual + − × number, and number + − × Dual", "mixed", hidden, _arith_run(Dual), _arith_hint)
 
 
 def check_division(Dual, *, hidden=False):
-    """Task 1.2: ``/`` for dual/dual, dual/number and number/dual."""
+    r"""Task 1.2: ``/`` for dual/dual, dual/number and number/dual:
+    (a+bε)/(c+dε) = a/c + (bc − ad)/c² ε."""
     _check("Dual / Dual, Dual / number, number / Dual", "div", hidden, _arith_run(Dual), _arith_hint)
 
 
@@ -379,7 +355,7 @@ def check_division(Dual, *, hidden=False):
 
 def _pow_hint(case, got):
     a, b, n = case.numbers
-    if isinstance(got, _Raised):
+    if isinstance(got, Raised):
         return "your code raised an exception on this input (the exponent may be an int or a float)"
     v = a ** n
     wrong = [((v, n * a ** n * b), "power rule: d/dx xⁿ = n·xⁿ⁻¹, not n·xⁿ"),
@@ -391,7 +367,7 @@ def _pow_hint(case, got):
 
 
 def check_pow(Dual, *, hidden=False):
-    """Task 1.3: ``Dual(a, b) ** n`` for integer n (any sign) and real n (a > 0)."""
+    r"""Task 1.3: (a+bε)ⁿ = aⁿ + n·aⁿ⁻¹·b ε, for integer n (any sign) and real n (a > 0)."""
     _check("Dual ** n (integer and real n)", "pow", hidden,
            lambda case: _run_unary(Dual, None, case), _pow_hint)
 
@@ -419,7 +395,7 @@ _UNARY_RULE = {"sin": "sin(a+bε) = sin a + b·cos a ε", "cos": "cos(a+bε) = c
 
 def _unary_hint(name):
     def hint(case, got):
-        if isinstance(got, _Raised):
+        if isinstance(got, Raised):
             return (f"your {name} raised an exception; it receives a Dual — compute with d.value and "
                     f"d.tangent (math.{name} and np.{name} do not know about your Dual)")
         a, b = case.numbers
@@ -437,12 +413,12 @@ def _check_unary(Dual, fns, names, hidden):
 
 
 def check_sin_cos(Dual, sin, cos, *, hidden=False):
-    """Task 1.4: ``sin(d)`` and ``cos(d)`` for a Dual d."""
+    r"""Task 1.4: sin(a+bε) = sin a + b·cos a ε and cos(a+bε) = cos a − b·sin a ε."""
     _check_unary(Dual, (sin, cos), ("sin", "cos"), hidden)
 
 
 def check_exp_log_sqrt(Dual, exp, log, sqrt, *, hidden=False):
-    """Task 1.5: ``exp(d)``, ``log(d)`` and ``sqrt(d)`` for a Dual d."""
+    r"""Task 1.5: exp(a+bε) = eᵃ + b·eᵃ ε, log(a+bε) = log a + (b/a) ε, √(a+bε) = √a + b/(2√a) ε."""
     _check_unary(Dual, (exp, log, sqrt), ("exp", "log", "sqrt"), hidden)
 
 
@@ -487,37 +463,29 @@ for _seed, _n in ((VISIBLE_SEED, 2), (HIDDEN_SEED, 8)):
 
 
 def check_derivative(derivative, Dual, sin, cos, exp, log, sqrt, *, hidden=False):
-    """Task 1.6: ``derivative(f, x)`` with the student's Dual on compositions of everything."""
+    r"""Task 1.6: ``derivative(f, x)`` is the tangent of f(x + 1ε), f′(x), with the student's Dual
+    and functions on compositions of everything."""
     ops = _Ops(sin, cos, exp, log, sqrt)
 
     def run(case):
         f = case.kind[1]
-        try:
-            got = derivative(lambda t: f(t, ops), case.numbers[0])
-        except Exception as err:
-            return _Raised(err)
-        return got
+        return attempt(derivative, lambda t: f(t, ops), case.numbers[0])
 
     def hint(case, got):
-        if isinstance(got, _Raised):
+        if isinstance(got, Raised):
             return ("an exception: run the compositions of Tasks 1.1–1.5 on your Dual by hand "
                     "to find the operation that fails")
         if hasattr(got, "value") or isinstance(got, tuple):
             return "return the derivative as a number: the tangent of f(Dual(x, 1.0))"
         x = case.numbers[0]
         value = case.kind[1](x, _NUMPY_OPS)
-        if _same(float(got), float(value)):
+        if same(got, value, "recognise"):
             return "you returned f(x); the derivative is the tangent of f(Dual(x, 1.0))"
         return ("evaluate f at Dual(x, 1.0) (the seed tangent dx/dx = 1) and return the tangent; "
                 "if you do, one of your rules is still wrong on this composition")
 
-    cases = _CASES[("composition", HIDDEN_SEED if hidden else VISIBLE_SEED)]
-    for case in cases:
-        got = run(case)
-        if not is_close(got, case.expected, 1e-10, 1e-12):
-            raise CheckFailure("derivative(f, x)", inputs=case, expected=case.expected, got=got,
-                               hint=hint(case, got))
-    passed("derivative(f, x) with your Dual matches autodiff_ref on compositions", len(cases))
+    _check("derivative(f, x)", "composition", hidden, run, hint, tol="rounding",
+           done="derivative(f, x) with your Dual matches autodiff_ref on compositions")
 
 
 # --------------------------------------------------------------------------
@@ -540,138 +508,20 @@ def check_newton_sqrt(newton_sqrt, Dual, *, hidden=False):
     """Task 1.7: Newton's iteration y ← (y + x/y)/2 on a Dual x converges to (√a, b/(2√a))."""
     def run(case):
         a, b = case.numbers
-        try:
-            return _read(newton_sqrt(Dual(a, b)))
-        except Exception as err:
-            return _Raised(err)
+        got = attempt(newton_sqrt, Dual(a, b))
+        return got if isinstance(got, Raised) else _read(got)
 
     def hint(case, got):
-        if isinstance(got, _Raised):
+        if isinstance(got, Raised):
             return "your code raised an exception; it must work when x is a Dual"
         a, b = case.numbers
-        if isinstance(got, tuple) and _same(got[0], math.sqrt(a)) and got[1] == 0.0:
+        if isinstance(got, tuple) and same(got[0], math.sqrt(a), "recognise") and got[1] == 0.0:
             return ("the value converged but the tangent is 0: keep x a Dual all the way through "
                     "(do not use x.value inside the iteration)")
-        if isinstance(got, tuple) and not _same(got[0], math.sqrt(a)):
+        if isinstance(got, tuple) and not same(got[0], math.sqrt(a), "recognise"):
             return "the value has not converged to √a: iterate y ← (y + x/y)/2 enough times from y = 1"
         return "the tangent must come out of the iteration itself: b/(2√a)"
 
     _check("newton_sqrt(x) on duals converges to (√a, b/(2√a))", "newton", hidden, run, hint,
-           tol=(1e-10, 1e-12))
+           tol="rounding")
 
-
-# ==========================================================================
-# Widgets and figures of the lesson
-# ==========================================================================
-
-#: Functions of the tangent-line widget, written once for floats and duals alike.
-TANGENT_FUNCTIONS = {
-    "x·sin(x)": (lambda x: x * _sin(x), (-4.0, 4.0)),
-    "exp(−x²)": (lambda x: _exp(-x * x), (-2.5, 2.5)),
-    "x³ − 2x": (lambda x: x * x * x - 2 * x, (-2.0, 2.0)),
-    "√x · log(x)": (lambda x: _sqrt(x) * _log(x), (0.05, 4.0)),
-}
-
-
-def plot_tangent_line(x=1.0, function="x·sin(x)", ax=None):
-    """Plot f, and the tangent line at x read off the dual number f(x + 1ε) = f(x) + f'(x)ε."""
-    import matplotlib.pyplot as plt
-
-    f, (lo, hi) = TANGENT_FUNCTIONS[function]
-    x = min(max(x, lo), hi)
-    d = f(_RefDual(x, 1.0))
-    value, slope = float(d.value), float(d.tangent)
-    own = ax is None
-    if own:
-        fig, ax = plt.subplots(figsize=(8.5, 4.8))
-    grid = _np.linspace(lo, hi, 400)
-    ys = f(grid)
-    ax.plot(grid, ys, color="#1f77b4", lw=2.2, label=f"f(x) = {function}")
-    span = 0.35 * (hi - lo)
-    seg = _np.linspace(x - span, x + span, 2)
-    ax.plot(seg, value + slope * (seg - x), color="#d62728", lw=1.8,
-            label="tangent: f(x₀) + f′(x₀)·(x − x₀)")
-    ax.plot([x], [value], "o", color="#d62728", ms=8, mec="black", zorder=5)
-    pad = 0.15 * (ys.max() - ys.min())
-    ax.set_ylim(ys.min() - pad, ys.max() + pad)
-    ax.set_xlim(lo, hi)
-    ax.axhline(0, color="0.6", lw=0.8)
-    ax.set_xlabel("x")
-    ax.set_title(f"f(x₀ + 1ε) = {value:.4f} + {slope:.4f} ε   at x₀ = {x:.2f}")
-    ax.legend(loc="upper left", fontsize=9)
-    ax.grid(True, alpha=0.3)
-    if own:
-        fig.tight_layout()
-        plt.show()
-    return ax
-
-
-def tangent_line_widget():
-    """A slider for x₀ and a menu of functions, redrawing :func:`plot_tangent_line`."""
-    import ipywidgets as widgets
-
-    slider = widgets.FloatSlider(value=1.0, min=-4.0, max=4.0, step=0.05, description="x₀",
-                                 continuous_update=True, layout=widgets.Layout(width="60%"))
-    menu = widgets.Dropdown(options=list(TANGENT_FUNCTIONS), value="x·sin(x)", description="f")
-
-    def on_function(change):  # keep x₀ inside the new function's domain
-        lo, hi = TANGENT_FUNCTIONS[change["new"]][1]
-        slider.min, slider.max = min(lo, slider.min), max(hi, slider.max)
-        slider.min, slider.max = lo, hi
-        slider.value = min(max(slider.value, lo), hi)
-
-    menu.observe(on_function, names="value")
-    return widgets.interactive(plot_tangent_line, x=slider, function=menu, ax=widgets.fixed(None))
-
-
-def newton_sqrt_iterates(x, iterations=8, start=1.0):
-    """The iterates y_k of y ← (y + x/y)/2 from y₀ = start, on whatever x is (float or Dual)."""
-    ys, y = [], start
-    for _ in range(iterations):
-        y = (y + x / y) / 2
-        ys.append(y)
-    return ys
-
-
-def plot_newton_sqrt(a=2.0, iterations=8, ax=None):
-    """Errors of the value and of the tangent of Newton's √ run on the dual a + 1ε."""
-    import matplotlib.pyplot as plt
-
-    ys = newton_sqrt_iterates(_RefDual(a, 1.0), iterations)
-    root, slope = math.sqrt(a), 0.5 / math.sqrt(a)
-    ks = _np.arange(1, iterations + 1)
-    value_err = _np.array([abs(float(y.value) - root) / root for y in ys])
-    tangent_err = _np.array([abs(float(y.tangent) - slope) / slope for y in ys])
-    floor = 1e-17
-    own = ax is None
-    if own:
-        fig, ax = plt.subplots(figsize=(8.5, 4.6))
-    ax.semilogy(ks, _np.maximum(value_err, floor), "o-", color="#1f77b4", lw=2,
-                label="value:   |y_k − √a| / √a")
-    ax.semilogy(ks, _np.maximum(tangent_err, floor), "s--", color="#d62728", lw=2,
-                label="tangent: |ẏ_k − 1/(2√a)| / (1/(2√a))")
-    ax.axhline(2.2e-16, color="0.5", lw=1, ls=":")
-    ax.text(ks[-1], 3e-16, "machine ε", ha="right", va="bottom", fontsize=9, color="0.4")
-    ax.set_ylim(floor / 2, max(10.0, 3 * float(max(value_err.max(), tangent_err.max()))))
-    ax.set_xticks(ks)
-    ax.set_xlabel("Newton iteration k")
-    ax.set_ylabel("relative error (0 drawn at 1e-17)")
-    last = ys[-1]
-    ax.set_title(f"√ of the dual {a:g} + 1ε by y ← (y + x/y)/2:  y_{iterations} = "
-                 f"{float(last.value):.10f} + {float(last.tangent):.10f} ε")
-    ax.legend(fontsize=9)
-    ax.grid(True, alpha=0.3)
-    if own:
-        fig.tight_layout()
-        plt.show()
-    return ax
-
-
-def newton_widget():
-    """Sliders for a and for the number of iterations, redrawing :func:`plot_newton_sqrt`."""
-    import ipywidgets as widgets
-
-    a = widgets.FloatLogSlider(value=2.0, base=10, min=-2, max=3, step=0.05, description="a",
-                               layout=widgets.Layout(width="55%"))
-    k = widgets.IntSlider(value=8, min=1, max=14, description="iterations")
-    return widgets.interactive(plot_newton_sqrt, a=a, iterations=k, ax=widgets.fixed(None))
