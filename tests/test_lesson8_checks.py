@@ -1,4 +1,4 @@
-"""Lesson 8 (learning with gradients): the checks, the notebook, nbgrader, and mutants.
+"""Lesson 8 (learning with gradients): the checks.
 
 - The solutions in the source notebook pass every graded cell (hidden tests included).
 - Realistic wrong code fails, and the failure names the misconception (gradient
@@ -6,13 +6,11 @@
   batch size as the factor, the sigmoid's derivative left out, BPTT truncated).
 - The oracles are right: checked against closed forms, central differences and
   the HIPS autograd package, never against themselves.
-- Single-point mutants of every solution region lose points (score ≥ 95 %).
-- The notebook runs headless (slow), and through the real nbgrader (slow).
+Mutants, the notebook's execution and nbgrader are tested for every lesson at once
+(test_mutation.py, test_notebooks.py, test_workflow.py).
 """
-import ast
 import json
 import re
-import signal
 from pathlib import Path
 
 import numpy as np
@@ -383,183 +381,6 @@ def test_checks_survive_a_notebook_rebinding_numpy(monkeypatch):
             "task11-gd-step", "def gd_step(grad_f, theta, lr):\n    theta -= lr * grad_f(theta)\n    return theta")["gd_step"])
     monkeypatch.undo()
     checks.check_gd_step(ns["gd_step"])
-
-
-# ---------------------------------------------------------------------------
-# Mutants of the solution regions must lose points
-# ---------------------------------------------------------------------------
-_SWAP_OPS = {ast.Add: [ast.Sub, ast.Mult], ast.Sub: [ast.Add, ast.Mult], ast.Mult: [ast.Div, ast.Add],
-             ast.Div: [ast.Mult, ast.Sub], ast.MatMult: [ast.Mult], ast.Pow: [ast.Mult],
-             ast.FloorDiv: [ast.Div, ast.Mult]}
-_SWAP_NAMES = {"maximum": "minimum", "minimum": "maximum", "mean": "sum", "sum": "mean", "exp": "log",
-               "log": "exp", "tanh": "sin", "T": None, "tangent": "value", "eye": "ones", "append": None}
-
-
-class _Mutator(ast.NodeTransformer):
-    """Apply the k-th single-point mutation inside lines [lo, hi]; count them all."""
-
-    def __init__(self, target, lo, hi):
-        self.target, self.lo, self.hi, self.count, self.description = target, lo, hi, 0, None
-
-    def _hit(self, node, description):
-        inside = self.lo <= getattr(node, "lineno", 0) <= self.hi
-        if inside:
-            self.count += 1
-            if self.count - 1 == self.target:
-                self.description = f"line {node.lineno}: {description}"
-                return True
-        return False
-
-    def visit_BinOp(self, node):
-        self.generic_visit(node)
-        for new in _SWAP_OPS.get(type(node.op), []):
-            if self._hit(node, f"{type(node.op).__name__} → {new.__name__}"):
-                return ast.copy_location(ast.BinOp(node.left, new(), node.right), node)
-        if self._hit(node, "drop the right operand"):
-            return node.left
-        if self._hit(node, "drop the left operand"):
-            return node.right
-        return node
-
-    def visit_UnaryOp(self, node):
-        self.generic_visit(node)
-        if isinstance(node.op, ast.USub) and self._hit(node, "drop the unary minus"):
-            return node.operand
-        return node
-
-    def visit_Constant(self, node):
-        if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-            for new in sorted({node.value + 1, node.value - 1, 0 * node.value} - {node.value}):
-                if self._hit(node, f"{node.value!r} → {new!r}"):
-                    return ast.copy_location(ast.Constant(new), node)
-        return node
-
-    def visit_Attribute(self, node):
-        self.generic_visit(node)
-        if node.attr in _SWAP_NAMES:
-            new = _SWAP_NAMES[node.attr]
-            if new is None and node.attr == "T" and self._hit(node, "drop .T"):
-                return node.value
-            if new and self._hit(node, f".{node.attr} → .{new}"):
-                return ast.copy_location(ast.Attribute(node.value, new, node.ctx), node)
-        return node
-
-    def visit_Call(self, node):
-        self.generic_visit(node)
-        if len(node.args) >= 2 and self._hit(node, "swap the first two arguments"):
-            node.args = [node.args[1], node.args[0]] + node.args[2:]
-        if node.keywords and self._hit(node, f"drop the keyword {node.keywords[0].arg}="):
-            node.keywords = node.keywords[1:]
-        return node
-
-    def visit_Subscript(self, node):
-        self.generic_visit(node)
-        if self._hit(node, "drop the subscript"):
-            return node.value
-        return node
-
-    def _body(self, node, field):
-        body = getattr(node, field)
-        for i, stmt in enumerate(body):
-            if len(body) > 1 and self._hit(stmt, f"delete `{ast.unparse(stmt)[:40]}`"):
-                setattr(node, field, body[:i] + [ast.copy_location(ast.Pass(), stmt)] + body[i + 1:])
-                return
-
-    def visit_FunctionDef(self, node):
-        self.generic_visit(node)
-        self._body(node, "body")
-        return node
-
-    def visit_For(self, node):
-        self.generic_visit(node)
-        self._body(node, "body")
-        return node
-
-
-def solution_span(source):
-    """Line numbers (1-based, inclusive) of the code between the solution markers."""
-    lines = source.split("\n")
-    lo = next(i for i, line in enumerate(lines) if "### BEGIN SOLUTION" in line) + 2
-    hi = next(i for i, line in enumerate(lines) if "### END SOLUTION" in line)
-    return lo, hi
-
-
-def mutants(source):
-    lo, hi = solution_span(source)
-    probe = _Mutator(-1, lo, hi)
-    probe.visit(ast.parse(source))
-    for k in range(probe.count):
-        m = _Mutator(k, lo, hi)
-        tree = m.visit(ast.parse(source))
-        ast.fix_missing_locations(tree)
-        yield m.description, ast.unparse(tree)
-
-
-#: Mutants that compute the same function on every input, so no check can kill
-#: them: (solution cell, mutation, the mutated line) -> why. The test fails if
-#: one of them stops surviving (the list is stale) or if the score without
-#: them drops under 95 %.
-EQUIVALENT = {
-    ("task21-bce", "swap the first two arguments", "np.maximum(0.0, z)"):
-        "max is symmetric",
-    ("task21-bce", "0.0 → 1.0", "np.maximum(z, 1.0)"):
-        "log(1 + e^z) = m + log(e^-m + e^(z-m)) for any m; with m = max(z, c) every exponent stays ≤ |c|",
-    ("task21-bce", "0.0 → -1.0", "np.maximum(z, -1.0)"):
-        "the same identity with c = -1",
-}
-
-
-def run_mutant(gid, mutated, deadline=20):
-    def timeout(*_):
-        raise TimeoutError("mutant ran too long")
-    old = signal.signal(signal.SIGALRM, timeout)
-    signal.alarm(deadline)
-    try:
-        try:
-            ns = namespace({gid: mutated})
-        except Exception as err:
-            return 0, f"does not run: {type(err).__name__}"
-        import io
-        import contextlib
-        with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
-            scores = run_graded(ns)
-        return sum(p for p, _ in scores.values()), ""
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-
-
-def mutation_report():
-    full = sum(p for _, p, _ in graded_cells())
-    results = []
-    for meta, source in CELLS:
-        if not meta.get("solution"):
-            continue
-        gid = meta["grade_id"]
-        for description, mutated in mutants(source):
-            score, note = run_mutant(gid, mutated)
-            changed = [line.strip() for line in mutated.split("\n")
-                       if line.strip() and line.strip() not in {s.strip() for s in ast.unparse(ast.parse(source)).split("\n")}]
-            results.append((gid, description, changed[0] if changed else "", score < full, note))
-    return results, full
-
-
-@pytest.mark.slow
-def test_mutation_score_is_at_least_95_percent():
-    results, _ = mutation_report()
-    survivors = [(gid, d, line) for gid, d, line, killed, _ in results if not killed]
-    equivalent = [s for s in survivors if any(s[0] == k[0] and s[1].endswith(k[1]) and k[2] in s[2]
-                                              for k in EQUIVALENT)]
-    real = [s for s in survivors if s not in equivalent]
-    total = len(results)
-    score = (total - len(survivors)) / (total - len(equivalent))
-    report = "\n".join(f"  {gid}: {d}: {line}" for gid, d, line in survivors)
-    print(f"\nlesson 8 mutants: {total}, killed {total - len(survivors)}, equivalent {len(equivalent)}, "
-          f"score {score:.1%} (raw {(total - len(survivors)) / total:.1%})\nsurvivors:\n{report}")
-    assert score >= 0.95, report
-    print("not equivalent:", real)
-    for key in EQUIVALENT:      # every declared equivalent mutant is generated and survives
-        assert any(s[0] == key[0] and s[1].endswith(key[1]) and key[2] in s[2] for s in survivors), key
 
 
 # ---------------------------------------------------------------------------
