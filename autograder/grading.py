@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import notebooks
+from .verdicts import CellResult
 from .workflow import Course, CourseError
 
 STATUS_PASSED = "passed"
@@ -34,15 +35,6 @@ STATUS_TIMEOUT = "timed out"
 STATUS_DIED = "kernel died"
 STATUS_NOT_RUN = "not run"
 STATUS_MANUAL = "needs manual grading"
-
-
-@dataclass
-class CellResult:
-    grade_id: str
-    score: float
-    max_score: float
-    status: str
-    message: str = ""
 
 
 @dataclass

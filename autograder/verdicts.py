@@ -48,7 +48,8 @@ _MAGIC = re.compile(r"^\s*[%!]")
 
 
 @dataclass
-class CellVerdict:
+class CellResult:
+    """The verdict on one graded cell."""
     grade_id: str
     score: float
     max_score: float
@@ -59,7 +60,7 @@ class CellVerdict:
 @dataclass
 class Verdicts:
     """The outcome of grading one notebook."""
-    cells: list = field(default_factory=list)            # CellVerdict per graded test cell, notebook order
+    cells: list = field(default_factory=list)            # CellResult per graded test cell, notebook order
     outputs: dict = field(default_factory=dict)          # cell index -> (stdout, error) of the first replay
     problems: list = field(default_factory=list)
 
@@ -224,7 +225,7 @@ def _run_test(run, cell, source, policy, setup, timeout):
         box = run.ensure()
         names = _free_names(source)
     except SyntaxError as err:
-        return CellVerdict(gid, 0.0, points, FAILED, f"the test cell does not parse: {err}")
+        return CellResult(gid, 0.0, points, FAILED, f"the test cell does not parse: {err}")
     namespace = dict(setup)
     stdout = io.StringIO()
     box.violations.clear()
@@ -272,4 +273,4 @@ def _run_test(run, cell, source, policy, setup, timeout):
         first = reached[0]
         message = (f"✗ {policy.message}; your code {first.split(':', 1)[0]} (0 points for this task)")
     score = points if status == PASSED else 0.0
-    return CellVerdict(gid, float(score), points, status, shorten(message))
+    return CellResult(gid, float(score), points, status, shorten(message))

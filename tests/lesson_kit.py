@@ -26,9 +26,34 @@ def solution_namespace(nb_path, replace=None):
     return ns
 
 
-def hint_of(check, *args, **kwargs):
+def failure_of(check, *args, **kwargs):
+    """The CheckFailure `check` raises; it must name the input, the expected value and what came back."""
     with pytest.raises(CheckFailure) as info:
         check(*args, **kwargs)
     message = str(info.value)
     assert "input:" in message and "expected:" in message and "got:" in message
-    return info.value.hint or ""
+    return info.value
+
+
+def hint_of(check, *args, **kwargs):
+    """The hint of the failure `check` raises."""
+    return failure_of(check, *args, **kwargs).hint or ""
+
+
+def run_checks(table, ns, only=None):
+    """Every check of a lesson, visible and hidden, on the functions in namespace `ns`.
+
+    `table` maps a solution cell's grade_id to [(function name, check)]; `only`
+    restricts the run to one cell's checks."""
+    for gid, runs in table.items():
+        if only is None or gid == only:
+            for name, check in runs:
+                check(ns[name])
+                check(ns[name], hidden=True)
+
+
+def assert_every_check_passes(table, ns, capsys, ticks):
+    """The notebook's own solutions pass every check of `table` (visible and hidden)."""
+    run_checks(table, ns)
+    out = capsys.readouterr().out
+    assert out.count("✓") == ticks and "✗" not in out, out

@@ -16,7 +16,7 @@ import scipy.linalg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lesson_kit import hint_of, solution_namespace  # noqa: E402
+from lesson_kit import hint_of, run_checks, solution_namespace  # noqa: E402
 
 from autodiff_ref import jacfwd, jvp, trace, vjp  # noqa: E402
 from autograder.lessons import lesson5 as checks  # noqa: E402
@@ -39,11 +39,7 @@ TASKS = {
 
 
 def run_all(ns, only=None):
-    for gid, runs in TASKS.items():
-        if only is None or gid == only:
-            for name, check in runs:
-                check(ns[name])
-                check(ns[name], hidden=True)
+    run_checks(TASKS, ns, only)
     # a wrong A_i also breaks both accumulations, which use it
     if only == "task53-state-jacobian":
         checks.check_jacobian_forward(ns["jacobian_forward"], hidden=True)

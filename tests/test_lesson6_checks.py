@@ -18,14 +18,13 @@ import pytest
 from scipy.optimize import brentq
 
 from autodiff_ref import fixed_point, grad, jvp, vjp
-from autograder import notebooks
 from autograder.checks import CheckFailure
 from autograder import widgets
 from autograder.lessons import lesson6 as checks
 from autograder.lessons.lesson6 import checks as kit
 from autograder.lessons.lesson6 import figures
 
-from lesson_kit import hint_of, solution_namespace
+from lesson_kit import assert_every_check_passes, hint_of, solution_namespace
 from conftest import REPO
 
 ASSIGNMENT = "lesson6_implicit_layers"
@@ -39,14 +38,6 @@ CHECKS = {
 }
 
 
-def run_all(ns, only=None):
-    for gid, runs in CHECKS.items():
-        if only is None or gid == only:
-            for name, check in runs:
-                check(ns[name])
-                check(ns[name], hidden=True)
-
-
 @pytest.fixture(scope="module")
 def solutions():
     return solution_namespace(NOTEBOOK)
@@ -56,25 +47,7 @@ def solutions():
 # The checks pass on correct code
 # =============================================================================
 def test_notebook_solutions_pass_every_check(solutions, capsys):
-    run_all(solutions)
-    out = capsys.readouterr().out
-    assert out.count("✓") == 12 and "✗" not in out
-
-
-def test_the_checks_are_imported_before_any_student_code():
-    nb = notebooks.read(NOTEBOOK)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    first_solution = next(i for i, c in enumerate(code) if notebooks.is_solution(c))
-    assert any("lesson6 as checks" in c.source for c in code[:first_solution])
-    assert notebooks.max_score(nb) == 8
-    assert [notebooks.grade_id(c) for c in nb.cells if notebooks.is_graded(c)] == [
-        "test61-dtheta", "test61-dx", "test62-adjoint-solve", "test62-adjoint-edges",
-        "test63-vjp", "test63-vjp-fd"]
-    for cell in nb.cells:
-        if notebooks.is_graded(cell):
-            assert notebooks.has_hidden_tests(cell.source)
-        if notebooks.is_solution(cell):
-            assert cell.source.startswith("# Task 6.")
+    assert_every_check_passes(CHECKS, solutions, capsys, ticks=12)
 
 
 def ift_via_sech(theta, x, y):

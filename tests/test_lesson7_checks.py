@@ -20,12 +20,11 @@ from autograd.scipy.integrate import odeint as ag_odeint
 
 from autodiff_ref import grad, odeint, vjp
 from autodiff_ref.ode import Adjoint
-from autograder import notebooks
 from autograder.checks import CheckFailure
 from autograder.lessons import lesson7 as checks
 from autograder.lessons.lesson7 import checks as kit
 
-from lesson_kit import hint_of, solution_namespace
+from lesson_kit import assert_every_check_passes, hint_of, solution_namespace
 from conftest import REPO
 
 ASSIGNMENT = "lesson7_neural_odes"
@@ -39,14 +38,6 @@ CHECKS = {
 }
 
 
-def run_all(ns, only=None):
-    for gid, runs in CHECKS.items():
-        if only is None or gid == only:
-            for name, check in runs:
-                check(ns[name])
-                check(ns[name], hidden=True)
-
-
 @pytest.fixture(scope="module")
 def solutions():
     return solution_namespace(NOTEBOOK)
@@ -56,25 +47,7 @@ def solutions():
 # The checks pass on correct code
 # =============================================================================
 def test_notebook_solutions_pass_every_check(solutions, capsys):
-    run_all(solutions)
-    out = capsys.readouterr().out
-    assert out.count("✓") == 10 and "✗" not in out
-
-
-def test_notebook_structure():
-    nb = notebooks.read(NOTEBOOK)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    first_solution = next(i for i, c in enumerate(code) if notebooks.is_solution(c))
-    assert any("lesson7 as checks" in c.source for c in code[:first_solution])
-    assert notebooks.max_score(nb) == 8
-    assert [notebooks.grade_id(c) for c in nb.cells if notebooks.is_graded(c)] == [
-        "test71-dynamics", "test71-dynamics-params", "test72-one-interval", "test72-observations",
-        "test72-differences"]
-    for cell in nb.cells:
-        if notebooks.is_graded(cell):
-            assert notebooks.has_hidden_tests(cell.source)
-        if notebooks.is_solution(cell):
-            assert cell.source.startswith("# Task 7.")
+    assert_every_check_passes(CHECKS, solutions, capsys, ticks=10)
 
 
 def dynamics_by_jacobians(f, state, t, params):
