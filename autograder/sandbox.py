@@ -138,15 +138,24 @@ def _limit(cpu_seconds, memory_bytes, file_bytes):
                 pass
 
 
-def _seal(protected, allowed, hidden, forbidden_modules, message):
+def _seal(protected, allowed, hidden, writable, forbidden_modules, message):
     """Install the audit hook. It keeps no state that code could change and calls no code of the student.
 
     A file under a `protected` folder is not readable unless it is under an
     `allowed` one; a `hidden` file never is (the instructor's modules copied
-    next to the student's notebook)."""
+    next to the student's notebook). Files are written, renamed or removed only
+    under `writable` folders (the working folder and a private temporary one), so
+    the code cannot change the grader, the library or another lesson's checks for
+    later submissions."""
     protected = tuple(os.path.realpath(p) + os.sep for p in protected)
     allowed = tuple(os.path.realpath(p) + os.sep for p in allowed)
     hidden = tuple(os.path.realpath(p) + os.sep for p in hidden)
+    writable = tuple(os.path.realpath(p) + os.sep for p in writable)
+    own_proc = f"/proc/{os.getpid()}/"
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    path_events = frozenset({"os.rename", "os.remove", "os.rmdir", "os.mkdir", "os.symlink", "os.link",
+                             "os.chmod", "os.chown", "os.truncate", "os.utime", "shutil.rmtree",
+                             "shutil.copyfile", "shutil.move", "os.chflags", "os.lchown"})
     forbidden = tuple(forbidden_modules)
     refuse_events = frozenset({
         "socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto",
@@ -154,6 +163,7 @@ def _seal(protected, allowed, hidden, forbidden_modules, message):
         "os.kill", "os.killpg", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.addressof",
         "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.addaudithook", "sys.setprofile",
         "sys.settrace", "sys._current_frames", "pty.spawn", "_posixsubprocess.fork_exec",
+        "signal.pthread_kill",
     })
     # frames lead to the sandbox's own machinery: the code being graded gets none
     frame_attributes = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"})
@@ -168,6 +178,19 @@ def _seal(protected, allowed, hidden, forbidden_modules, message):
                 real = _realpath(path) + os.sep
                 if real.startswith(hidden) or (real.startswith(protected) and not real.startswith(allowed)):
                     raise PermissionError(f"the grader's files are not readable by the code being graded: {path}")
+                if real.startswith("/proc/") and real[6:7].isdigit() and not real.startswith(own_proc):
+                    raise PermissionError(f"other processes are not visible to the code being graded: {path}")
+                mode = args[1] if len(args) > 1 and type(args[1]) is _str else ""
+                flags = args[2] if len(args) > 2 and type(args[2]) is int else 0
+                writing = bool(flags & write_flags) or any(c in mode for c in "wax+")
+                if writing and not real.startswith(writable):
+                    raise PermissionError(f"the code being graded may write only in its own folder: {path}")
+        elif event in path_events:
+            for arg in args:
+                if type(arg) is _bytes:
+                    arg = _fsdecode(arg)
+                if type(arg) is _str and not (_realpath(arg) + os.sep).startswith(writable):
+                    raise PermissionError(f"the code being graded may change files only in its own folder: {arg}")
         elif event == "import":
             name = args[0] if args else None
             if type(name) is _str and any(name == p or name.startswith(p + ".") for p in forbidden):
@@ -382,7 +405,7 @@ def child_main(argv):
     namespace["__builtins__"] = __builtins__
     global _channel
     _channel = _SandboxChannel(fd_in, fd_out, namespace, out)
-    _seal(config["protected"], config["allowed"], config["hidden"], forbidden_modules, message)
+    _seal(config["protected"], config["allowed"], config["hidden"], config["writable"], forbidden_modules, message)
     try:
         _channel.serve_forever()
     except remote.SandboxLost:
@@ -422,11 +445,15 @@ class Sandbox:
             **LIMITS,
         }
         import json
+        import tempfile
+        self._tmp = tempfile.mkdtemp(prefix="autodiff-sandbox-")
+        config["writable"] = [str(cwd), self._tmp]
         config_r, config_w = os.pipe()
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         child_env = dict(env if env is not None else os.environ)
         child_env.update({"MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                          "TMPDIR": self._tmp, "MPLCONFIGDIR": self._tmp, "HOME": self._tmp,
                           "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
                           "PYTHONPATH": os.pathsep.join([repo] + [p for p in child_env.get("PYTHONPATH", "").split(os.pathsep) if p])})
         self.proc = subprocess.Popen(
@@ -478,6 +505,8 @@ class Sandbox:
                 os.close(fd)
             except OSError:
                 pass
+        import shutil
+        shutil.rmtree(self._tmp, ignore_errors=True)
 
     def exit_reason(self):
         code = self.proc.poll()

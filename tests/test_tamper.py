@@ -85,15 +85,43 @@ ATTACKS = {
     "suppress the failure": WRONG + (
         "import sys, builtins\nsys.excepthook = lambda *a: None\nbuiltins.AssertionError = type('A', (Exception,), {})\n"
         "def grad_sum_squares(x):\n    try:\n        return x\n    finally:\n        pass\n"),
+    # a stand-in for the grader's, numpy's or another lesson's files (outside the submission's folder)
+    "change files outside its folder for later submissions": WRONG + (
+        "import os\ntarget = '/tmp/autodiff-tamper-decoy/checks.py'\n"
+        "for act in (lambda: open(target, 'a').write('allclose = lambda *a, **k: True'),\n"
+        "            lambda: os.rename(target, target + '.bak'), lambda: os.remove(target),\n"
+        "            lambda: open(target + 'x', 'w').write('x')):\n"
+        "    try:\n        act()\n    except OSError:\n        pass\n"),
+    "signal or read the grader's process": WRONG + (
+        "import os, signal\n"
+        "for act in (lambda: os.kill(os.getppid(), signal.SIGKILL), lambda: os.killpg(0, signal.SIGKILL),\n"
+        "            lambda: open(f'/proc/{os.getppid()}/mem', 'rb').read(64),\n"
+        "            lambda: open(f'/proc/{os.getppid()}/environ').read()):\n"
+        "    try:\n        act()\n    except OSError:\n        pass\n"),
     "exit from the student's function": "def grad_sum_squares(x):\n    import os\n    os._exit(0)\n",
     "raise SystemExit or KeyboardInterrupt": "def grad_sum_squares(x):\n    raise KeyboardInterrupt\n",
     "loop forever in the check": "def grad_sum_squares(x):\n    while True:\n        pass\n",
 }
 
 
+DECOY = "/tmp/autodiff-tamper-decoy"
+
+
+def _fingerprint():
+    """What lies in the decoy folder, a stand-in for the files no submission may change."""
+    from pathlib import Path
+    folder = Path(DECOY)
+    folder.mkdir(exist_ok=True)
+    if not (folder / "checks.py").exists():
+        (folder / "checks.py").write_text("def check(x):\n    assert x == 2\n")
+    return {p.name: p.read_text() for p in folder.iterdir()}
+
+
 @pytest.mark.parametrize("attack", list(ATTACKS))
 def test_attack_loses_its_task_only(attack):
+    before = _fingerprint()
     scores, result = grade(FIXTURE, {"grad_sum_squares": ATTACKS[attack]})
+    assert _fingerprint() == before, "the submission changed files outside its folder"
     assert scores["test_grad"] == 0.0, (attack, messages(result))
     assert {g: s for g, s in scores.items() if g != "test_grad"} == \
         {g: s for g, s in FULL_FIXTURE.items() if g != "test_grad"}, "the other cells are graded as usual"
