@@ -46,6 +46,7 @@ from .core import Primitive, Tracer, primal, new_level
 from .dual import jvp, jvp_rules, _directions
 from .reverse import Box, Tape, vjp, vjp_rules
 from .implicit import ConvergenceError, _Rules, _memo
+from .ode_dense import Trajectory, dopri5_dense, hermite_dense
 
 __all__ = ["odeint", "Sensitivity", "Adjoint", "ODEStats", "DOPRI5", "RK4"]
 
@@ -82,21 +83,25 @@ class ODEStats(NamedTuple):
 
 
 class _Problem:
-    """The static parameters of one odeint call (the field f, method, tolerances)."""
+    """The static parameters of one odeint call (the field f, method, tolerances, adjoint)."""
 
     __slots__ = ("func", "method", "rtol", "atol", "step", "max_steps", "stats", "h_hint",
-                 "adjoint_stats")
+                 "adjoint_stats", "adjoint", "checkpoint_every", "trajectory", "blow_up_hint")
 
-    def __init__(self, func, method, rtol, atol, step, max_steps):
+    def __init__(self, func, method, rtol, atol, step, max_steps, adjoint="backsolve",
+                 checkpoint_every=1):
         self.func, self.method, self.rtol, self.atol = func, method, rtol, atol
         self.step, self.max_steps, self.stats = step, max_steps, None
         # the last accepted step size: a starting guess when the same system is solved
         # again from where it stopped (the adjoint solve, interval after interval)
         self.h_hint = None
         self.adjoint_stats = None  # ODEStats of the last backward (adjoint) solve, summed over intervals
+        # "checkpoint": the forward solve records a Trajectory for the backward pass to read
+        self.adjoint, self.checkpoint_every, self.trajectory = adjoint, checkpoint_every, None
+        self.blow_up_hint = ""     # added to a blow-up error (the backsolve adjoint says why)
 
     def derived(self, func):
-        """The same solver settings for an augmented system."""
+        """The same solver settings for an augmented system (which records nothing)."""
         return _Problem(func, self.method, self.rtol, self.atol, self.step, self.max_steps)
 
     def __repr__(self):
@@ -168,8 +173,14 @@ def _initial_step(fun, y0, t0, f0, direction, rtol, atol, order):
     return min(100 * h0, h1)
 
 
-def _integrate(fun, y, times, problem):
-    """y at each of `times` (a list of scalars, monotone), as a list of flat states."""
+def _integrate(fun, y, times, problem, trajectory=None, only_last=False):
+    """y at each of `times` (a list of scalars, monotone), as a list of flat states.
+
+    With a :class:`~autodiff_ref.ode_dense.Trajectory`, every accepted step is
+    recorded in it (plain arrays only: the forward solve of the checkpointed adjoint).
+    `only_last` keeps only the state at the last time (the backward pass stops at
+    every step of the forward solve and needs none of those states).
+    """
     outputs = [y]
     if len(times) == 1:
         problem.stats = ODEStats(0, 0, 0)
@@ -188,12 +199,16 @@ def _integrate(fun, y, times, problem):
             h = (t_next - t) / m
             start = t
             for j in range(1, m + 1):
+                if trajectory is not None:
+                    trajectory.record(t, h, y)
                 y, _, _ = stepper.step(y, t, h, k1)
                 t = t_next if j == m else start + j * h
                 k1 = fun(y, t)
                 stepper.evaluations += 1
             steps += m
             outputs.append(y)
+            if only_last:
+                del outputs[:-1]
         problem.stats = ODEStats(steps, 0, stepper.evaluations)
         return outputs
     if problem.h_hint is None:
@@ -214,10 +229,13 @@ def _integrate(fun, y, times, problem):
                     f"t = {float(primal(t)):.6g} of {t_end:.6g} (step size {abs(h):.3g}); the "
                     "problem may be stiff or blow up. Raise max_steps or loosen rtol/atol.")
             if not np.isfinite(err):
-                raise ConvergenceError(f"odeint(method='dopri5'): a non-finite state at "
-                                       f"t = {float(primal(t)):.6g}; the solution blows up there")
+                raise ConvergenceError(
+                    f"odeint(method='dopri5'): a non-finite state at t = {float(primal(t)):.6g}; the "
+                    "solution blows up there" + problem.blow_up_hint)
             if err <= 1.0:
                 steps += 1
+                if trajectory is not None:
+                    trajectory.record(t, h_try, y)
                 factor = 10.0 if err == 0 else min(10.0, 0.9 * err ** -0.2)
                 h_new = float(primal(h_try)) * factor
                 t = t_next if last else t + h_try
@@ -236,6 +254,8 @@ def _integrate(fun, y, times, problem):
                         f"odeint(method='dopri5'): the step size underflowed to {abs(h):.3g} at "
                         f"t = {float(primal(t)):.6g}; the problem is stiff or singular there")
         outputs.append(y)
+        if only_last:
+            del outputs[:-1]
     problem.stats = ODEStats(steps, rejected, stepper.evaluations)
     problem.h_hint = abs(h)
     return outputs
@@ -264,11 +284,26 @@ class _Field:
 def _odeint_impl(y0, t, *params, problem):
     y0, t = np.asarray(y0, dtype=float), np.asarray(t, dtype=float)
     fun = _Field(problem.func, y0.shape, params)
-    outputs = _integrate(fun, y0.reshape(-1), list(t), problem)
+    trajectory = None
+    if problem.adjoint == "checkpoint":
+        trajectory = problem.trajectory = _trajectory(fun, y0.size, problem)
+    outputs = _integrate(fun, y0.reshape(-1), list(t), problem, trajectory)
     return np.stack(outputs).reshape(t.shape + y0.shape)
 
 
 odeint_p = Primitive("odeint", _odeint_impl)
+
+
+def _trajectory(fun, n, problem):
+    """An empty Trajectory that replays this problem's steps and interpolates them."""
+    tableau = DOPRI5 if problem.method == "dopri5" else RK4
+    stepper = _Stepper(fun, tableau, problem.rtol, problem.atol)
+
+    def replay(y, t, h):
+        y_next, _, stages = stepper.step(y, t, h, fun(y, t))
+        return y_next, stages
+    dense = dopri5_dense if problem.method == "dopri5" else hermite_dense(fun)
+    return Trajectory(n, problem.checkpoint_every, replay, dense)
 
 
 # ----------------------------------------------------------------------------
@@ -421,12 +456,80 @@ def _odeint_jvp(tangents, ys, y0, t, *params, problem):
     return tangent
 
 
+class Cotangents(NamedTuple):
+    """What the adjoint method returns for odeint's inputs."""
+    y0: object             # ∂L/∂y₀ = a(t₀), the jump ȳ₀ included
+    a_before_jump: object  # a(t₀⁺), before the jump: t̄₀ = −a(t₀⁺)ᵀ f(y₀, t₀)
+    params: tuple          # ∂L/∂θᵢ = a_θᵢ(t₀)
+
+
+class CheckpointAdjoint(NamedTuple):
+    """The checkpointed adjoint system's state; y(t) is read from the forward solve."""
+    a: object            # a(t) = ∂L/∂y(t)
+    a_params: tuple      # ∫ₜ aᵀ ∂f/∂θ dt, one entry per parameter
+
+
 def _odeint_cotangents(ybar, ys, y0, t, params, problem):
-    r"""The adjoint method: integrate (y, a, a_θ) backwards from t[-1] to t[0]."""
+    """The adjoint method: the checkpointed one when possible, else backsolve.
+
+    The checkpointed adjoint runs on plain numbers; a derivative of a
+    derivative (tracers among the inputs) uses backsolve, which is written as
+    odeint of an augmented system and so is differentiable again.
+    """
+    plain = not any(isinstance(x, Tracer) for x in (ybar, ys, y0, t) + tuple(params))
+    if problem.adjoint == "checkpoint" and problem.trajectory is not None and plain:
+        return _checkpoint_cotangents(ybar, y0, t, params, problem)
+    return _backsolve_cotangents(ybar, ys, y0, t, params, problem)
+
+
+def _checkpoint_cotangents(ybar, y0, t, params, problem):
+    r"""Integrate (a, a_θ) backwards, reading y(t) from the forward solve's trajectory.
+
+    The backward solve stops at every step boundary of the forward solve, so
+    each of its steps sees one smooth piece of the dense output; the adjoint
+    jumps by ȳᵢ at the observation times as in backsolve.
+    """
+    trajectory, times = problem.trajectory, np.asarray(t, dtype=float)
+    y_shape = np.shape(y0)
+    packing = _Packing([y_shape] + [np.shape(p) for p in params])
+    recorded = _RecordedField(problem.func)
+
+    def checkpoint_adjoint_field(state, s):
+        leaves = packing.unpack(state)
+        now = CheckpointAdjoint(leaves[0], tuple(leaves[1:]))
+        y = trajectory(s)
+        _, pullback = recorded.vjp(y.reshape(y_shape) if y_shape else y[0], s, params)
+        cotangents = pullback(now.a)
+        change = CheckpointAdjoint(-cotangents[0], tuple(-c for c in cotangents[1:]))
+        return packing.pack((change.a,) + change.a_params)
+    backward = problem.derived(checkpoint_adjoint_field)
+    backward.h_hint = problem.h_hint
+    a = np.asarray(ybar[-1], dtype=float)
+    a_params = tuple(np.zeros(shape) if shape else 0.0 for shape in packing.shapes[1:])
+    a_before_jump = a
+    totals = np.zeros(3, dtype=int)
+    for i in range(len(times) - 1, 0, -1):
+        stops = [times[i]] + trajectory.boundaries(times[i], times[i - 1]) + [times[i - 1]]
+        end = _integrate(checkpoint_adjoint_field, packing.pack((a,) + a_params), stops, backward,
+                         only_last=True)[-1]
+        totals += backward.stats
+        leaves = packing.unpack(end)
+        a_before_jump, a_params = leaves[0], tuple(leaves[1:])
+        a = a_before_jump + ybar[i - 1]
+    problem.adjoint_stats = ODEStats(*map(int, totals))
+    return Cotangents(a, a_before_jump, a_params)
+
+
+def _backsolve_cotangents(ybar, ys, y0, t, params, problem):
+    r"""The backsolve adjoint: integrate (y, a, a_θ) backwards from t[-1] to t[0]."""
     y_shape = np.shape(primal(y0))
     packing = _Packing([y_shape, y_shape] + [np.shape(primal(p)) for p in params])
     backward = problem.derived(_adjoint_field(problem.func, packing))
     backward.h_hint = problem.h_hint  # the forward solve's last step: a fair first guess
+    backward.blow_up_hint = (
+        " (backwards in time). The backsolve adjoint re-integrates y backwards, where the modes "
+        "that decay forwards grow: the problem is probably stiff. Use odeint(..., "
+        "adjoint='checkpoint'), which reads y(t) from the forward solve.")
     a = ybar[-1]
     a_params = [np.zeros(shape) if shape else 0.0 for shape in packing.shapes[2:]]
     a_before_jump = a
@@ -439,21 +542,21 @@ def _odeint_cotangents(ybar, ys, y0, t, params, problem):
         leaves = packing.unpack(end)
         a_before_jump, a_params = leaves[1], leaves[2:]
         a = a_before_jump + ybar[i - 1]
-    return (a, a_before_jump) + tuple(a_params)
+    return Cotangents(a, a_before_jump, tuple(a_params))
 
 
 def _odeint_vjp(i):
     def rule(g, ys, y0, t, *params, problem):
         cotangents = _memo(g, ys, lambda: _odeint_cotangents(g, ys, y0, t, params, problem))
         if i == 0:
-            return cotangents[0]
+            return cotangents.y0
         if i >= 2:
-            return cotangents[i]
+            return cotangents.params[i - 2]
         # times: t̄ᵢ = ȳᵢᵀ f(y(tᵢ), tᵢ) for i ≥ 1, t̄₀ = −a(t₀⁺)ᵀ f(y₀, t₀)
         f = _field_at(problem.func, ys, t, params)
         axes = tuple(range(1, np.ndim(primal(ys))))
         t_bar = np.sum(g * f, axis=axes) if axes else g * f
-        first = -np.sum(cotangents[1] * f[0])
+        first = -np.sum(cotangents.a_before_jump * f[0])
         n = len(primal(t))
         return np.concatenate([np.reshape(first, (1,)), t_bar[1:]]) if n > 1 \
             else np.zeros(np.shape(primal(t)))
@@ -468,7 +571,7 @@ vjp_rules[odeint_p] = _Rules(_odeint_vjp)
 # The user-facing function
 # ----------------------------------------------------------------------------
 def odeint(func, y0, t, *params, method="dopri5", rtol=1e-7, atol=1e-9, step=None,
-           max_steps=100_000, adjoint=True, return_stats=False):
+           max_steps=100_000, adjoint=True, checkpoint_every=1, return_stats=False):
     r"""Solve :math:`\dot y = f(y, t, \theta)`, :math:`y(t_0) = y_0`; return y at every time in `t`.
 
     `func(y, t, *params)` returns dy/dt shaped like y. `t` is a strictly
@@ -479,13 +582,32 @@ def odeint(func, y0, t, *params, method="dopri5", rtol=1e-7, atol=1e-9, step=Non
     interval split into equal steps no longer than `step`, default
     (t[-1] − t[0])/100).
 
-    Differentiable with respect to y0, the params and t. ``adjoint=True``
-    makes odeint a primitive: reverse mode uses the adjoint method (memory
-    independent of the number of steps), forward mode the forward
-    sensitivities. ``adjoint=False`` runs the solver on the tracers
-    (differentiation through the solver's steps). Pass everything you
-    differentiate with respect to as a param, not through func's closure.
-    With ``return_stats=True`` returns ``(ys, ODEStats)`` of the forward solve.
+    Differentiable with respect to y0, the params and t. `adjoint` chooses
+    how reverse mode works:
+
+    - ``"checkpoint"`` (the default for dopri5): odeint is a primitive; the
+      forward solve keeps its steps (:mod:`autodiff_ref.ode_dense`: the state
+      at every `checkpoint_every`-th step, the others recomputed forward a
+      segment at a time) and the backward solve of (a, a_θ) reads y(t) from
+      their dense output. As accurate as the forward solve, stiff or not.
+      Memory: (n + 2)·N floats for N steps and n states with
+      ``checkpoint_every=1``; about (N/K + 7K)·n with ``checkpoint_every=K``.
+    - ``"backsolve"`` (the default for rk4, the method lesson 7 builds its
+      adjoint with): y is re-integrated backwards together with (a, a_θ),
+      starting from the stored outputs; memory independent of the number of
+      steps. **Warning:** backwards in time the modes that decay forwards
+      grow, so on a stiff problem (e.g. ẏ = −λ(y − cos t), λ ≥ 200) the
+      gradient loses accuracy or the backward solve blows up (a
+      ConvergenceError that says so). Use it for non-stiff problems only.
+    - ``True``: the default of the method, as above. ``False``: the solver
+      runs on the tracers (differentiation through the solver's steps; memory
+      grows with the steps).
+
+    Forward mode always solves the forward sensitivities. Derivatives of
+    derivatives run the backsolve adjoint (it is an odeint itself).
+    Pass everything you differentiate with respect to as a param, not
+    through func's closure. With ``return_stats=True`` returns
+    ``(ys, ODEStats)`` of the forward solve.
     """
     if not callable(func):
         raise TypeError(f"odeint: the first argument must be the vector field func(y, t, *params), "
@@ -503,7 +625,14 @@ def odeint(func, y0, t, *params, method="dopri5", rtol=1e-7, atol=1e-9, step=Non
         step = abs(times[-1] - times[0]) / 100 if times.size > 1 else 1.0
     if not step > 0:
         raise ValueError(f"odeint: step must be positive, got {step!r}")
-    problem = _Problem(func, method, float(rtol), float(atol), float(step), int(max_steps))
+    if adjoint not in (True, False, "checkpoint", "backsolve"):
+        raise ValueError(f"odeint: adjoint must be True, False, 'checkpoint' or 'backsolve', got {adjoint!r}")
+    if adjoint is True:
+        adjoint = "backsolve" if method == "rk4" else "checkpoint"
+    if not (isinstance(checkpoint_every, (int, np.integer)) and checkpoint_every >= 1):
+        raise ValueError(f"odeint: checkpoint_every must be a positive integer, got {checkpoint_every!r}")
+    problem = _Problem(func, method, float(rtol), float(atol), float(step), int(max_steps),
+                       adjoint=adjoint or "backsolve", checkpoint_every=int(checkpoint_every))
     if adjoint:
         ys = odeint_p(y0, t, *params, problem=problem)
     else:
