@@ -47,6 +47,7 @@ from .dual import jvp, jvp_rules, _directions
 from .reverse import Box, Tape, vjp, vjp_rules
 from .implicit import ConvergenceError, _Rules, _memo
 from .ode_dense import Trajectory, dopri5_dense, hermite_dense
+from .ode_stiff import RODAS3, RosenbrockStepper
 
 __all__ = ["odeint", "Sensitivity", "Adjoint", "ODEStats", "DOPRI5", "RK4"]
 
@@ -60,6 +61,7 @@ class Tableau(NamedTuple):
     b: tuple          # the weights of the solution
     e: tuple          # b − b̂: the weights of the error estimate (empty: fixed step)
     order: int
+    error_order: int = 5  # the step-size control assumes err ∝ h^error_order
 
 
 DOPRI5 = Tableau(
@@ -173,6 +175,14 @@ def _initial_step(fun, y0, t0, f0, direction, rtol, atol, order):
     return min(100 * h0, h1)
 
 
+def _make_stepper(fun, problem):
+    """The stepper of the problem's method; the stiff one needs f with its params explicit."""
+    if problem.method == "rodas3":
+        field = getattr(fun, "raw", None) or (lambda y, t: fun(y, t))
+        return RosenbrockStepper(field, getattr(fun, "params", ()), RODAS3, problem.rtol, problem.atol)
+    return _Stepper(fun, DOPRI5 if problem.method == "dopri5" else RK4, problem.rtol, problem.atol)
+
+
 def _integrate(fun, y, times, problem, trajectory=None, only_last=False):
     """y at each of `times` (a list of scalars, monotone), as a list of flat states.
 
@@ -185,8 +195,7 @@ def _integrate(fun, y, times, problem, trajectory=None, only_last=False):
     if len(times) == 1:
         problem.stats = ODEStats(0, 0, 0)
         return outputs
-    tab = DOPRI5 if problem.method == "dopri5" else RK4
-    stepper = _Stepper(fun, tab, problem.rtol, problem.atol)
+    stepper = _make_stepper(fun, problem)
     t0, t_end = float(primal(times[0])), float(primal(times[-1]))
     direction = 1.0 if t_end > t0 else -1.0
     t = times[0]
@@ -212,7 +221,8 @@ def _integrate(fun, y, times, problem, trajectory=None, only_last=False):
         problem.stats = ODEStats(steps, 0, stepper.evaluations)
         return outputs
     if problem.h_hint is None:
-        h = direction * _initial_step(fun, y, t, k1, direction, problem.rtol, problem.atol, tab.order)
+        h = direction * _initial_step(fun, y, t, k1, direction, problem.rtol, problem.atol,
+                                      stepper.tab.order)
         stepper.evaluations += 1
     else:
         h = direction * problem.h_hint
@@ -225,18 +235,18 @@ def _integrate(fun, y, times, problem, trajectory=None, only_last=False):
             err = stepper.error_norm(y, y_new, h_try, ks)
             if steps + rejected >= problem.max_steps:
                 raise ConvergenceError(
-                    f"odeint(method='dopri5') took {problem.max_steps} steps and reached only "
+                    f"odeint(method={problem.method!r}) took {problem.max_steps} steps and reached only "
                     f"t = {float(primal(t)):.6g} of {t_end:.6g} (step size {abs(h):.3g}); the "
                     "problem may be stiff or blow up. Raise max_steps or loosen rtol/atol.")
             if not np.isfinite(err):
                 raise ConvergenceError(
-                    f"odeint(method='dopri5'): a non-finite state at t = {float(primal(t)):.6g}; the "
+                    f"odeint(method={problem.method!r}): a non-finite state at t = {float(primal(t)):.6g}; the "
                     "solution blows up there" + problem.blow_up_hint)
             if err <= 1.0:
                 steps += 1
                 if trajectory is not None:
                     trajectory.record(t, h_try, y)
-                factor = 10.0 if err == 0 else min(10.0, 0.9 * err ** -0.2)
+                factor = 10.0 if err == 0 else min(10.0, 0.9 * err ** (-1.0 / stepper.tab.error_order))
                 h_new = float(primal(h_try)) * factor
                 t = t_next if last else t + h_try
                 y, k1 = y_new, k_new
@@ -248,10 +258,10 @@ def _integrate(fun, y, times, problem, trajectory=None, only_last=False):
                 break
             else:
                 rejected += 1
-                h = float(primal(h_try)) * max(0.2, 0.9 * err ** -0.2)
+                h = float(primal(h_try)) * max(0.2, 0.9 * err ** (-1.0 / stepper.tab.error_order))
                 if abs(h) < 1e-14 * max(1.0, abs(float(primal(t)))):
                     raise ConvergenceError(
-                        f"odeint(method='dopri5'): the step size underflowed to {abs(h):.3g} at "
+                        f"odeint(method={problem.method!r}): the step size underflowed to {abs(h):.3g} at "
                         f"t = {float(primal(t)):.6g}; the problem is stiff or singular there")
         outputs.append(y)
         if only_last:
@@ -280,6 +290,11 @@ class _Field:
             raise ValueError(f"odeint: func returned shape {out.shape} but y has shape {self.shape}")
         return out.reshape(-1)
 
+    def raw(self, flat, t, *params):
+        """f on a flat state that may be a tracer (for J by forward mode): no checks."""
+        y = np.reshape(flat, self.shape) if self.shape else flat[0]
+        return np.reshape(self.func(y, t, *params), (-1,))
+
 
 def _odeint_impl(y0, t, *params, problem):
     y0, t = np.asarray(y0, dtype=float), np.asarray(t, dtype=float)
@@ -296,8 +311,7 @@ odeint_p = Primitive("odeint", _odeint_impl)
 
 def _trajectory(fun, n, problem):
     """An empty Trajectory that replays this problem's steps and interpolates them."""
-    tableau = DOPRI5 if problem.method == "dopri5" else RK4
-    stepper = _Stepper(fun, tableau, problem.rtol, problem.atol)
+    stepper = _make_stepper(fun, problem)
 
     def replay(y, t, h):
         y_next, _, stages = stepper.step(y, t, h, fun(y, t))
@@ -497,6 +511,8 @@ def _checkpoint_cotangents(ybar, y0, t, params, problem):
     def checkpoint_adjoint_field(state, s):
         leaves = packing.unpack(state)
         now = CheckpointAdjoint(leaves[0], tuple(leaves[1:]))
+        # s may carry a tangent (rodas3 takes ∂/∂t of this field by forward mode): the
+        # dense output passes it on, so ∂/∂t sees y's motion too
         y = trajectory(s)
         _, pullback = recorded.vjp(y.reshape(y_shape) if y_shape else y[0], s, params)
         cotangents = pullback(now.a)
@@ -578,9 +594,11 @@ def odeint(func, y0, t, *params, method="dopri5", rtol=1e-7, atol=1e-9, step=Non
     monotone 1-D array (increasing or decreasing); the result has shape
     ``(len(t),) + y0.shape`` and starts with y0. Methods: ``"dopri5"``
     (Dormand–Prince 5(4), adaptive, error ≤ atol + rtol·|y| per step, each
-    output time hit exactly) and ``"rk4"`` (classical Runge–Kutta, every
+    output time hit exactly), ``"rk4"`` (classical Runge–Kutta, every
     interval split into equal steps no longer than `step`, default
-    (t[-1] − t[0])/100).
+    (t[-1] − t[0])/100) and ``"rodas3"`` (for stiff problems: the
+    L-stable Rosenbrock method of :mod:`autodiff_ref.ode_stiff`, adaptive,
+    J = ∂f/∂y by forward mode once per step).
 
     Differentiable with respect to y0, the params and t. `adjoint` chooses
     how reverse mode works:
@@ -612,8 +630,8 @@ def odeint(func, y0, t, *params, method="dopri5", rtol=1e-7, atol=1e-9, step=Non
     if not callable(func):
         raise TypeError(f"odeint: the first argument must be the vector field func(y, t, *params), "
                         f"got {type(func).__name__}")
-    if method not in ("dopri5", "rk4"):
-        raise ValueError(f"odeint: unknown method {method!r}; choose 'dopri5' or 'rk4'")
+    if method not in ("dopri5", "rk4", "rodas3"):
+        raise ValueError(f"odeint: unknown method {method!r}; choose 'dopri5', 'rk4' or 'rodas3' (stiff)")
     times = np.asarray(primal(t), dtype=float)
     if times.ndim != 1 or times.size == 0:
         raise ValueError(f"odeint: t must be a non-empty 1-D array of times, got shape {times.shape}")
@@ -644,8 +662,12 @@ def _through_the_solver(func, y0, t, params, problem):
     y0 = y0 if isinstance(y0, Tracer) else np.asarray(y0, dtype=float)
     shape = np.shape(primal(y0))
 
-    def fun(flat, s):
+    def raw(flat, s, *params):
         return np.reshape(func(np.reshape(flat, shape) if shape else flat[0], s, *params), (-1,))
+
+    def fun(flat, s):
+        return raw(flat, s, *params)
+    fun.raw, fun.params = raw, tuple(params)
     times = [t[i] for i in range(len(primal(t)))] if isinstance(t, Tracer) else list(np.asarray(t, float))
     outputs = _integrate(fun, np.reshape(y0, (-1,)), times, problem)
     return np.reshape(np.stack(outputs), (len(times),) + shape)

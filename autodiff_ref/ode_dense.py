@@ -31,6 +31,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .core import primal
+
 __all__ = ["Trajectory", "StepRecord", "DOPRI5_DENSE"]
 
 #: Dormand–Prince dense-output weights: row i is stage i, column m−1 the power θᵐ.
@@ -128,17 +130,18 @@ class Trajectory:
         """y(t) by the dense output of the step that contains t."""
         if self.steps == 0:
             raise ValueError("odeint: the forward solve took no steps; nothing to interpolate")
-        times = self.times[:self.steps]
-        forward = self.sizes[0] > 0
-        if forward:
-            j = bisect.bisect_right(times, t) - 1
+        times, at = self.times[:self.steps], float(primal(t))
+        if self.sizes[0] > 0:
+            j = bisect.bisect_right(times, at) - 1
         else:  # starts decrease: search the negated times
-            j = bisect.bisect_right(-times, -t) - 1
-        j = min(max(j, 0), self.steps - 1)
-        record = self.step(j)
-        theta = (t - record.t) / record.h
-        powers = np.cumprod(np.full(record.coefficients.shape[1], theta))
-        return record.y + record.h * (record.coefficients @ powers)
+            j = bisect.bisect_right(-times, -at) - 1
+        record = self.step(min(max(j, 0), self.steps - 1))
+        theta = (t - record.t) / record.h    # a dual when t is (∂y/∂t by forward mode)
+        total, power = 0.0, 1.0
+        for m in range(record.coefficients.shape[1]):
+            power = power * theta
+            total = total + power * record.coefficients[:, m]
+        return record.y + record.h * total
 
 
 def _grown(buffer):
