@@ -49,7 +49,8 @@ from .implicit import ConvergenceError, _Rules, _memo
 from .ode_dense import Trajectory, dopri5_dense, hermite_dense
 from .ode_stiff import RODAS3, RosenbrockStepper
 
-__all__ = ["odeint", "Sensitivity", "Adjoint", "ODEStats", "DOPRI5", "RK4"]
+__all__ = ["odeint", "Sensitivity", "Adjoint", "CheckpointAdjoint", "Cotangents", "ODEStats",
+           "DOPRI5", "RK4"]
 
 
 # ----------------------------------------------------------------------------

@@ -88,7 +88,8 @@ class RosenbrockStepper:
 
     def __init__(self, field, params, tableau, rtol, atol):
         self.field, self.params, self.tab, self.rtol, self.atol = field, tuple(params), tableau, rtol, atol
-        self.fun = lambda y, t: field(y, t, *self.params)  # noqa: E731
+        params = self.params  # (not self: a lambda holding self would be a reference cycle)
+        self.fun = lambda y, t: field(y, t, *params)  # noqa: E731
         self.evaluations = 0
         self.jacobians = 0
 
