@@ -231,10 +231,10 @@ def our_loss(problem, inputs, **options):
 
 def scipy_loss(problem, inputs):
     y0, theta = split(problem, inputs)
+    stiff = dict(jac=lambda t, y: problem.jacobians(y, t, theta)[1]) if problem.scipy_method == "Radau" else {}
     sol = solve_ivp(lambda t, y: problem.jacobians(y, t, theta)[0], problem.times[[0, -1]], y0,
                     method=problem.scipy_method, t_eval=problem.times, rtol=problem.rtol,
-                    atol=problem.atol, jac=(lambda t, y: problem.jacobians(y, t, theta)[1])
-                    if problem.scipy_method == "Radau" else None)
+                    atol=problem.atol, **stiff)
     return np.sum(sol.y ** 2)
 
 
@@ -264,10 +264,10 @@ def scipy_sensitivities(problem, inputs, rtol=None, atol=None):
     def jacobian(t, state):
         return _sensitivity_jacobian(problem.jacobians(state[:n], t, theta)[1], n, p)
     S0 = np.eye(n, p) if problem.with_y0 else np.zeros((n, p))
-    stiff = problem.scipy_method == "Radau"
+    stiff = dict(jac=jacobian) if problem.scipy_method == "Radau" else {}
     sol = solve_ivp(field, problem.times[[0, -1]], np.concatenate([y0, S0.ravel()]),
                     method=problem.scipy_method, t_eval=problem.times, rtol=rtol or problem.rtol,
-                    atol=atol or problem.atol, jac=jacobian if stiff else None)
+                    atol=atol or problem.atol, **stiff)
     ys, S = sol.y[:n], sol.y[n:].reshape(n, p, -1)
     return np.einsum("it,ijt->j", 2 * ys, S)
 
