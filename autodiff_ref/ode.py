@@ -48,6 +48,7 @@ from .reverse import Box, Tape, vjp, vjp_rules
 from .implicit import ConvergenceError, _Rules, _memo
 from .ode_dense import Trajectory, dopri5_dense, hermite_dense
 from .ode_stiff import RODAS3, RosenbrockStepper
+from scipy.linalg import lu_factor, lu_solve
 
 __all__ = ["odeint", "Sensitivity", "Adjoint", "CheckpointAdjoint", "Cotangents", "ODEStats",
            "DOPRI5", "RK4"]
@@ -179,8 +180,10 @@ def _initial_step(fun, y0, t0, f0, direction, rtol, atol, order):
 def _make_stepper(fun, problem):
     """The stepper of the problem's method; the stiff one needs f with its params explicit."""
     if problem.method == "rodas3":
-        field = getattr(fun, "raw", None) or (lambda y, t: fun(y, t))
-        return RosenbrockStepper(field, getattr(fun, "params", ()), RODAS3, problem.rtol, problem.atol)
+        raw = getattr(fun, "raw", None)
+        field, params = (raw, fun.params) if raw is not None else ((lambda y, t: fun(y, t)), ())
+        return RosenbrockStepper(field, params, RODAS3, problem.rtol, problem.atol,
+                                 system=getattr(fun, "rosenbrock_system", None))
     return _Stepper(fun, DOPRI5 if problem.method == "dopri5" else RK4, problem.rtol, problem.atol)
 
 
@@ -278,6 +281,11 @@ class _Field:
     def __init__(self, func, shape, params):
         self.func, self.shape, self.params = func, shape, params
 
+    def rosenbrock_system(self, flat, t, h, gamma):
+        """The field's own block solver for rodas3 (augmented systems), or None."""
+        system = getattr(self.func, "rosenbrock_system", None)
+        return None if system is None else system(flat, t, h, gamma, *self.params)
+
     def __call__(self, flat, t):
         out = self.func(flat.reshape(self.shape) if self.shape else flat[0], t, *self.params)
         if isinstance(out, Tracer):
@@ -356,14 +364,27 @@ class _Packing:
         return out
 
 
-def _sensitivity_field(func, y_shape, k, n_params, moving):
-    """f of the forward-sensitivity system; params are (*θ, *θ̇ of the moving θ)."""
-    tangent_shape = y_shape + (() if k is None else (k,))
-    packing = _Packing([y_shape, tangent_shape])
+class _SensitivityField:
+    r"""f of the forward-sensitivity system; its params are (*θ, *θ̇ of the moving θ).
 
-    def sensitivity_field(state, t, *args):
-        params, tangents = args[:n_params], args[n_params:]
-        now = Sensitivity(*packing.unpack(state))
+    For rodas3 it also hands the stepper its linear system by blocks: the
+    Jacobian of (y, S) ↦ (f, JS + F θ̇) is [[J, 0], [M, I ⊗ J]] with
+    M x = ∂(JS + Fθ̇)/∂y · x, so W = I/(hγ) − that is block lower triangular
+    and every solve is two solves with the *one* factorised n×n matrix
+    I/(hγ) − J of the step (all k columns of S at once) and a product M x;
+    J, M and ∂/∂t come from one JVP with n + 1 directions per step, instead of
+    n(k + 1) + 1 directions and a dense n(k + 1) system.
+    """
+
+    def __init__(self, func, y_shape, k, n_params, moving):
+        self.func, self.y_shape, self.k, self.n_params, self.moving = func, y_shape, k, n_params, moving
+        self.n, self.columns = int(np.prod(y_shape)), 1 if k is None else k
+        self.packing = _Packing([y_shape, y_shape + (() if k is None else (k,))])
+
+    def __call__(self, state, t, *args):
+        params, tangents = args[:self.n_params], args[self.n_params:]
+        now = Sensitivity(*self.packing.unpack(state))
+        func, moving = self.func, self.moving
 
         def f(y, *moving_params):
             full = list(params)
@@ -371,8 +392,36 @@ def _sensitivity_field(func, y_shape, k, n_params, moving):
                 full[i] = p
             return func(y, t, *full)
         dy, ds = jvp(f, (now.y,) + tuple(params[i] for i in moving), (now.s,) + tuple(tangents))
-        return packing.pack(Sensitivity(dy, ds))
-    return sensitivity_field, packing
+        return self.packing.pack(Sensitivity(dy, ds))
+
+    def rosenbrock_system(self, state, t, h, gamma, *args):
+        """(solve, ∂/∂t of this field) for rodas3's W = I/(hγ) − ∂(this field)/∂state."""
+        n = self.n
+        J, M, f_t = _leading_columns(lambda st, s: self(st, s, *args), state, t, n)
+        factors = lu_factor(np.eye(n) / (h * gamma) - J[:n], check_finite=False)
+
+        def solve(b):
+            x_y = lu_solve(factors, b[:n], check_finite=False)
+            rhs = (b[n:] + M @ x_y).reshape(n, self.columns)
+            # one column at a time: LAPACK's getrs with several right-hand sides goes through
+            # threaded OpenBLAS code that costs ~2 ms per call on a busy 2-core machine
+            columns = [lu_solve(factors, column, check_finite=False) for column in rhs.T]
+            return np.concatenate([x_y, np.stack(columns, axis=1).reshape(-1)])
+        return solve, f_t
+
+
+def _leading_columns(field, state, t, n):
+    r"""The first n columns of ∂field/∂state, split after row n, and ∂field/∂t: one JVP, n + 1 directions.
+
+    For a state (y, rest) whose first n entries drive the rest, these columns
+    [[A], [B]] with A = ∂ẏ/∂y and B = ∂(rest)′/∂y are all a block solver needs.
+    """
+    state_directions = np.zeros((state.size, n + 1))
+    state_directions[:n, :n] = np.eye(n)
+    time_direction = np.zeros(n + 1)
+    time_direction[n] = 1.0
+    _, tangent = jvp(field, (state, t), (state_directions, time_direction))
+    return tangent[:, :n], tangent[n:, :n], tangent[:, n]
 
 
 class _RecordedField:
@@ -458,7 +507,8 @@ def _odeint_jvp(tangents, ys, y0, t, *params, problem):
         f0 = problem.func(y0, t[0], *params)
         s0 = s0 - (f0 * t_t[0] if k is None else np.reshape(f0, y_shape + (1,)) * t_t[0])
     if moving or t_y0 is not None or t_t is not None:
-        field, packing = _sensitivity_field(problem.func, y_shape, k, len(params), moving)
+        field = _SensitivityField(problem.func, y_shape, k, len(params), moving)
+        packing = field.packing
         out = odeint_p(packing.pack(Sensitivity(y0, s0)), t, *params,
                        *[t_params[i] for i in moving], problem=problem.derived(field))
         n = int(np.prod(y_shape))
@@ -497,6 +547,43 @@ def _odeint_cotangents(ybar, ys, y0, t, params, problem):
     return _backsolve_cotangents(ybar, ys, y0, t, params, problem)
 
 
+class _CheckpointAdjointField:
+    r"""f of the checkpointed adjoint system: (ȧ, ȧ_θ) = (−aᵀ∂f/∂y, −aᵀ∂f/∂θ) at y(t) of the trajectory.
+
+    For rodas3 its Jacobian is [[−Jᵀ, 0], [−Fᵀ, 0]] (F = ∂f/∂θ), so W is block
+    lower triangular: x_a = (I/(hγ) + Jᵀ)⁻¹ b_a, x_θ = hγ (b_θ − Fᵀ x_a): one
+    JVP with n + 1 directions and one n×n factorisation per step.
+    """
+
+    def __init__(self, func, trajectory, packing, params, y_shape):
+        self.func, self.trajectory, self.packing, self.params = func, trajectory, packing, params
+        self.y_shape, self.recorded = y_shape, _RecordedField(func)
+
+    def _y(self, flat):
+        return flat.reshape(self.y_shape) if self.y_shape else flat[0]
+
+    def __call__(self, state, s):
+        leaves = self.packing.unpack(state)
+        now = CheckpointAdjoint(leaves[0], tuple(leaves[1:]))
+        # s may carry a tangent (rodas3 takes ∂/∂t of this field by forward mode): the
+        # dense output passes it on, so ∂/∂t sees y's motion too
+        _, pullback = self.recorded.vjp(self._y(self.trajectory(s)), s, self.params)
+        cotangents = pullback(now.a)
+        change = CheckpointAdjoint(-cotangents[0], tuple(-c for c in cotangents[1:]))
+        return self.packing.pack((change.a,) + change.a_params)
+
+    def rosenbrock_system(self, state, t, h, gamma):
+        """(solve, ∂/∂t of this field) for rodas3's W = I/(hγ) − ∂(this field)/∂state."""
+        n = int(np.prod(self.y_shape))
+        columns, minus_F_transposed, f_t = _leading_columns(self, state, t, n)
+        factors = lu_factor(np.eye(n) / (h * gamma) - columns[:n], check_finite=False)  # I/(hγ) + Jᵀ
+
+        def solve(b):
+            x_a = lu_solve(factors, b[:n], check_finite=False)
+            return np.concatenate([x_a, h * gamma * (b[n:] + minus_F_transposed @ x_a)])
+        return solve, f_t
+
+
 def _checkpoint_cotangents(ybar, y0, t, params, problem):
     r"""Integrate (a, a_θ) backwards, reading y(t) from the forward solve's trajectory.
 
@@ -507,18 +594,7 @@ def _checkpoint_cotangents(ybar, y0, t, params, problem):
     trajectory, times = problem.trajectory, np.asarray(t, dtype=float)
     y_shape = np.shape(y0)
     packing = _Packing([y_shape] + [np.shape(p) for p in params])
-    recorded = _RecordedField(problem.func)
-
-    def checkpoint_adjoint_field(state, s):
-        leaves = packing.unpack(state)
-        now = CheckpointAdjoint(leaves[0], tuple(leaves[1:]))
-        # s may carry a tangent (rodas3 takes ∂/∂t of this field by forward mode): the
-        # dense output passes it on, so ∂/∂t sees y's motion too
-        y = trajectory(s)
-        _, pullback = recorded.vjp(y.reshape(y_shape) if y_shape else y[0], s, params)
-        cotangents = pullback(now.a)
-        change = CheckpointAdjoint(-cotangents[0], tuple(-c for c in cotangents[1:]))
-        return packing.pack((change.a,) + change.a_params)
+    checkpoint_adjoint_field = _CheckpointAdjointField(problem.func, trajectory, packing, params, y_shape)
     backward = problem.derived(checkpoint_adjoint_field)
     backward.h_hint = problem.h_hint
     a = np.asarray(ybar[-1], dtype=float)

@@ -86,8 +86,10 @@ class RosenbrockStepper:
     on them.
     """
 
-    def __init__(self, field, params, tableau, rtol, atol):
+    def __init__(self, field, params, tableau, rtol, atol, system=None):
         self.field, self.params, self.tab, self.rtol, self.atol = field, tuple(params), tableau, rtol, atol
+        # system(y, t, h, γ) -> (solve, ∂f/∂t) or None: an augmented field's block solver
+        self.system = system
         params = self.params  # (not self: a lambda holding self would be a reference cycle)
         self.fun = lambda y, t: field(y, t, *params)  # noqa: E731
         self.evaluations = 0
@@ -100,15 +102,18 @@ class RosenbrockStepper:
             f0 = self.fun(y, t)
             self.evaluations += 1
         traced = any(isinstance(x, Tracer) for x in (y, t, h, f0))
-        J, f_t = jacobian_and_time_derivative(self.fun, y, t)
         self.jacobians += 1
-        inverse_hg = 1.0 / (h * tab.gamma)
-        if traced:
-            solve = self._traced_solver(y, t, h, J)
+        blocks = None if traced or self.system is None else self.system(y, t, h, tab.gamma)
+        if blocks is not None:
+            solve, f_t = blocks
         else:
-            W = inverse_hg * np.eye(np.size(y)) - J
-            factors = lu_factor(W, check_finite=False)
-            solve = lambda b: lu_solve(factors, b, check_finite=False)  # noqa: E731
+            J, f_t = jacobian_and_time_derivative(self.fun, y, t)
+            if traced:
+                solve = self._traced_solver(y, t, h, J)
+            else:
+                W = np.eye(np.size(y)) / (h * tab.gamma) - J
+                factors = lu_factor(W, check_finite=False)
+                solve = lambda b: lu_solve(factors, b, check_finite=False)  # noqa: E731
         ks = []
         value = f0
         for i in range(len(tab.m)):
