@@ -17,17 +17,25 @@ the output tangent is :math:`s(t_i) + f(y(t_i), t_i)\,\dot t_i`.
 :math:`L` depending on the outputs, the adjoint :math:`a(t) = \partial L/\partial y(t)`
 and the parameter adjoint :math:`a_\theta` solve, backwards in time,
 
-.. math:: \dot a = -a^\top \frac{\partial f}{\partial y}, \qquad
-          \dot a_\theta = -a^\top \frac{\partial f}{\partial \theta}, \qquad
-          \dot y = f(y, t, \theta),
+.. math:: \dot a = -a^\top \frac{\partial f}{\partial y}(y(t), t), \qquad
+          \dot a_\theta = -a^\top \frac{\partial f}{\partial \theta}(y(t), t),
 
 with :math:`a_\theta(t_{N-1}) = 0` and a jump :math:`a \mathrel{+}= \bar y_i` at each
 observation time. At the end :math:`\bar y_0 = a(t_0)`, :math:`\bar\theta = a_\theta(t_0)`,
 :math:`\bar t_i = \bar y_i^\top f(y(t_i), t_i)` for i ≥ 1 and
 :math:`\bar t_0 = -a(t_0^+)^\top f(y_0, t_0)` (before the jump ȳ₀). One VJP of f per
-stage gives both right-hand sides. The state y is recomputed backwards and
-reset to the stored output y(tᵢ) at each observation time, so memory depends
-on len(t) but not on the number of steps.
+stage gives both right-hand sides. Where y(t) comes from is the difference
+between the two adjoints:
+
+- ``adjoint="checkpoint"`` (the default of dopri5 and rodas3): from the forward
+  solve, kept as checkpoints and dense output (:mod:`autodiff_ref.ode_dense`).
+  As accurate as the forward solve; memory grows by n floats per step (or
+  per K steps with ``checkpoint_every=K``).
+- ``adjoint="backsolve"`` (the default of rk4, which lesson 7 builds the
+  adjoint with): y is integrated backwards too, :math:`\dot y = f`, reset to the
+  stored output y(tᵢ) at each observation time; memory independent of the
+  number of steps. On a stiff problem the modes that decay forwards grow
+  backwards: the gradient loses accuracy or the solve blows up.
 
 **Through the solver** (``adjoint=False``): the solver runs on the tracers
 and every step lands on the tape (memory grows with the steps). The step
@@ -35,7 +43,9 @@ sizes chosen by the error control are treated as constants.
 
 ``odeint`` itself is a primitive (for ``adjoint=True``); its rules call
 ``odeint`` on augmented systems whose extra inputs are explicit parameters,
-so derivatives of derivatives work too.
+so derivatives of derivatives work too (they use backsolve: the checkpointed
+adjoint runs on plain numbers). Stiff problems: ``method="rodas3"``
+(:mod:`autodiff_ref.ode_stiff`), in every mode.
 """
 import math
 from typing import NamedTuple
