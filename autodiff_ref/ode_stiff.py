@@ -25,8 +25,11 @@ tracers (``adjoint=False``: through the solver) each stage is
 :math:`F(u) = u/(h\gamma) - f(u, t)` whose Jacobian at :math:`u = y_n` is W:
 its rules differentiate :math:`x = W^{-1} b` by linearity
 (:math:`\dot x = W^{-1}(\dot b - \dot W x)`, :math:`\bar b = W^{-\top}\bar x`),
-never through an elimination. Forward sensitivities and the adjoint solve
-their augmented systems with this same method.
+never through an elimination. Forward sensitivities and the checkpointed
+adjoint solve their augmented systems with this same method; their fields
+hand the stepper a block solver (``system``) that reuses the step's one
+factorised n×n matrix for every column of the sensitivities, or for the
+adjoint's transposed block, instead of a dense augmented matrix.
 """
 import math
 from typing import NamedTuple
