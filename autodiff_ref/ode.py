@@ -694,7 +694,7 @@ def odeint(func, y0, t, *params, method="dopri5", rtol=1e-7, atol=1e-9, step=Non
     Differentiable with respect to y0, the params and t. `adjoint` chooses
     how reverse mode works:
 
-    - ``"checkpoint"`` (the default for dopri5): odeint is a primitive; the
+    - ``"checkpoint"`` (the default for dopri5 and rodas3): odeint is a primitive; the
       forward solve keeps its steps (:mod:`autodiff_ref.ode_dense`: the state
       at every `checkpoint_every`-th step, the others recomputed forward a
       segment at a time) and the backward solve of (a, a_θ) reads y(t) from
