@@ -17,17 +17,25 @@ the output tangent is :math:`s(t_i) + f(y(t_i), t_i)\,\dot t_i`.
 :math:`L` depending on the outputs, the adjoint :math:`a(t) = \partial L/\partial y(t)`
 and the parameter adjoint :math:`a_\theta` solve, backwards in time,
 
-.. math:: \dot a = -a^\top \frac{\partial f}{\partial y}, \qquad
-          \dot a_\theta = -a^\top \frac{\partial f}{\partial \theta}, \qquad
-          \dot y = f(y, t, \theta),
+.. math:: \dot a = -a^\top \frac{\partial f}{\partial y}(y(t), t), \qquad
+          \dot a_\theta = -a^\top \frac{\partial f}{\partial \theta}(y(t), t),
 
 with :math:`a_\theta(t_{N-1}) = 0` and a jump :math:`a \mathrel{+}= \bar y_i` at each
 observation time. At the end :math:`\bar y_0 = a(t_0)`, :math:`\bar\theta = a_\theta(t_0)`,
 :math:`\bar t_i = \bar y_i^\top f(y(t_i), t_i)` for i ≥ 1 and
 :math:`\bar t_0 = -a(t_0^+)^\top f(y_0, t_0)` (before the jump ȳ₀). One VJP of f per
-stage gives both right-hand sides. The state y is recomputed backwards and
-reset to the stored output y(tᵢ) at each observation time, so memory depends
-on len(t) but not on the number of steps.
+stage gives both right-hand sides. Where y(t) comes from is the difference
+between the two adjoints:
+
+- ``adjoint="checkpoint"`` (the default of dopri5 and rodas3): from the forward
+  solve, kept as checkpoints and dense output (:mod:`autodiff_ref.ode_dense`).
+  As accurate as the forward solve; memory grows by n floats per step (or
+  per K steps with ``checkpoint_every=K``).
+- ``adjoint="backsolve"`` (the default of rk4, which lesson 7 builds the
+  adjoint with): y is integrated backwards too, :math:`\dot y = f`, reset to the
+  stored output y(tᵢ) at each observation time; memory independent of the
+  number of steps. On a stiff problem the modes that decay forwards grow
+  backwards: the gradient loses accuracy or the solve blows up.
 
 **Through the solver** (``adjoint=False``): the solver runs on the tracers
 and every step lands on the tape (memory grows with the steps). The step
@@ -35,7 +43,9 @@ sizes chosen by the error control are treated as constants.
 
 ``odeint`` itself is a primitive (for ``adjoint=True``); its rules call
 ``odeint`` on augmented systems whose extra inputs are explicit parameters,
-so derivatives of derivatives work too.
+so derivatives of derivatives work too (they use backsolve: the checkpointed
+adjoint runs on plain numbers). Stiff problems: ``method="rodas3"``
+(:mod:`autodiff_ref.ode_stiff`), in every mode.
 """
 import math
 from typing import NamedTuple
@@ -46,8 +56,12 @@ from .core import Primitive, Tracer, primal, new_level
 from .dual import jvp, jvp_rules, _directions
 from .reverse import Box, Tape, vjp, vjp_rules
 from .implicit import ConvergenceError, _Rules, _memo
+from .ode_dense import Trajectory, dopri5_dense, hermite_dense
+from .ode_stiff import RODAS3, RosenbrockStepper
+from scipy.linalg import lu_factor, lu_solve
 
-__all__ = ["odeint", "Sensitivity", "Adjoint", "ODEStats", "DOPRI5", "RK4"]
+__all__ = ["odeint", "Sensitivity", "Adjoint", "CheckpointAdjoint", "Cotangents", "ODEStats",
+           "DOPRI5", "RK4"]
 
 
 # ----------------------------------------------------------------------------
@@ -59,6 +73,7 @@ class Tableau(NamedTuple):
     b: tuple          # the weights of the solution
     e: tuple          # b − b̂: the weights of the error estimate (empty: fixed step)
     order: int
+    error_order: int = 5  # the step-size control assumes err ∝ h^error_order
 
 
 DOPRI5 = Tableau(
@@ -82,21 +97,25 @@ class ODEStats(NamedTuple):
 
 
 class _Problem:
-    """The static parameters of one odeint call (the field f, method, tolerances)."""
+    """The static parameters of one odeint call (the field f, method, tolerances, adjoint)."""
 
     __slots__ = ("func", "method", "rtol", "atol", "step", "max_steps", "stats", "h_hint",
-                 "adjoint_stats")
+                 "adjoint_stats", "adjoint", "checkpoint_every", "trajectory", "blow_up_hint")
 
-    def __init__(self, func, method, rtol, atol, step, max_steps):
+    def __init__(self, func, method, rtol, atol, step, max_steps, adjoint="backsolve",
+                 checkpoint_every=1):
         self.func, self.method, self.rtol, self.atol = func, method, rtol, atol
         self.step, self.max_steps, self.stats = step, max_steps, None
         # the last accepted step size: a starting guess when the same system is solved
         # again from where it stopped (the adjoint solve, interval after interval)
         self.h_hint = None
         self.adjoint_stats = None  # ODEStats of the last backward (adjoint) solve, summed over intervals
+        # "checkpoint": the forward solve records a Trajectory for the backward pass to read
+        self.adjoint, self.checkpoint_every, self.trajectory = adjoint, checkpoint_every, None
+        self.blow_up_hint = ""     # added to a blow-up error (the backsolve adjoint says why)
 
     def derived(self, func):
-        """The same solver settings for an augmented system."""
+        """The same solver settings for an augmented system (which records nothing)."""
         return _Problem(func, self.method, self.rtol, self.atol, self.step, self.max_steps)
 
     def __repr__(self):
@@ -168,14 +187,29 @@ def _initial_step(fun, y0, t0, f0, direction, rtol, atol, order):
     return min(100 * h0, h1)
 
 
-def _integrate(fun, y, times, problem):
-    """y at each of `times` (a list of scalars, monotone), as a list of flat states."""
+def _make_stepper(fun, problem):
+    """The stepper of the problem's method; the stiff one needs f with its params explicit."""
+    if problem.method == "rodas3":
+        raw = getattr(fun, "raw", None)
+        field, params = (raw, fun.params) if raw is not None else ((lambda y, t: fun(y, t)), ())
+        return RosenbrockStepper(field, params, RODAS3, problem.rtol, problem.atol,
+                                 system=getattr(fun, "rosenbrock_system", None))
+    return _Stepper(fun, DOPRI5 if problem.method == "dopri5" else RK4, problem.rtol, problem.atol)
+
+
+def _integrate(fun, y, times, problem, trajectory=None, only_last=False):
+    """y at each of `times` (a list of scalars, monotone), as a list of flat states.
+
+    With a :class:`~autodiff_ref.ode_dense.Trajectory`, every accepted step is
+    recorded in it (plain arrays only: the forward solve of the checkpointed adjoint).
+    `only_last` keeps only the state at the last time (the backward pass stops at
+    every step of the forward solve and needs none of those states).
+    """
     outputs = [y]
     if len(times) == 1:
         problem.stats = ODEStats(0, 0, 0)
         return outputs
-    tab = DOPRI5 if problem.method == "dopri5" else RK4
-    stepper = _Stepper(fun, tab, problem.rtol, problem.atol)
+    stepper = _make_stepper(fun, problem)
     t0, t_end = float(primal(times[0])), float(primal(times[-1]))
     direction = 1.0 if t_end > t0 else -1.0
     t = times[0]
@@ -188,16 +222,21 @@ def _integrate(fun, y, times, problem):
             h = (t_next - t) / m
             start = t
             for j in range(1, m + 1):
+                if trajectory is not None:
+                    trajectory.record(t, h, y)
                 y, _, _ = stepper.step(y, t, h, k1)
                 t = t_next if j == m else start + j * h
                 k1 = fun(y, t)
                 stepper.evaluations += 1
             steps += m
             outputs.append(y)
+            if only_last:
+                del outputs[:-1]
         problem.stats = ODEStats(steps, 0, stepper.evaluations)
         return outputs
     if problem.h_hint is None:
-        h = direction * _initial_step(fun, y, t, k1, direction, problem.rtol, problem.atol, tab.order)
+        h = direction * _initial_step(fun, y, t, k1, direction, problem.rtol, problem.atol,
+                                      stepper.tab.order)
         stepper.evaluations += 1
     else:
         h = direction * problem.h_hint
@@ -210,15 +249,18 @@ def _integrate(fun, y, times, problem):
             err = stepper.error_norm(y, y_new, h_try, ks)
             if steps + rejected >= problem.max_steps:
                 raise ConvergenceError(
-                    f"odeint(method='dopri5') took {problem.max_steps} steps and reached only "
+                    f"odeint(method={problem.method!r}) took {problem.max_steps} steps and reached only "
                     f"t = {float(primal(t)):.6g} of {t_end:.6g} (step size {abs(h):.3g}); the "
                     "problem may be stiff or blow up. Raise max_steps or loosen rtol/atol.")
             if not np.isfinite(err):
-                raise ConvergenceError(f"odeint(method='dopri5'): a non-finite state at "
-                                       f"t = {float(primal(t)):.6g}; the solution blows up there")
+                raise ConvergenceError(
+                    f"odeint(method={problem.method!r}): a non-finite state at t = {float(primal(t)):.6g}; the "
+                    "solution blows up there" + problem.blow_up_hint)
             if err <= 1.0:
                 steps += 1
-                factor = 10.0 if err == 0 else min(10.0, 0.9 * err ** -0.2)
+                if trajectory is not None:
+                    trajectory.record(t, h_try, y)
+                factor = 10.0 if err == 0 else min(10.0, 0.9 * err ** (-1.0 / stepper.tab.error_order))
                 h_new = float(primal(h_try)) * factor
                 t = t_next if last else t + h_try
                 y, k1 = y_new, k_new
@@ -230,12 +272,14 @@ def _integrate(fun, y, times, problem):
                 break
             else:
                 rejected += 1
-                h = float(primal(h_try)) * max(0.2, 0.9 * err ** -0.2)
+                h = float(primal(h_try)) * max(0.2, 0.9 * err ** (-1.0 / stepper.tab.error_order))
                 if abs(h) < 1e-14 * max(1.0, abs(float(primal(t)))):
                     raise ConvergenceError(
-                        f"odeint(method='dopri5'): the step size underflowed to {abs(h):.3g} at "
+                        f"odeint(method={problem.method!r}): the step size underflowed to {abs(h):.3g} at "
                         f"t = {float(primal(t)):.6g}; the problem is stiff or singular there")
         outputs.append(y)
+        if only_last:
+            del outputs[:-1]
     problem.stats = ODEStats(steps, rejected, stepper.evaluations)
     problem.h_hint = abs(h)
     return outputs
@@ -246,6 +290,11 @@ class _Field:
 
     def __init__(self, func, shape, params):
         self.func, self.shape, self.params = func, shape, params
+
+    def rosenbrock_system(self, flat, t, h, gamma):
+        """The field's own block solver for rodas3 (augmented systems), or None."""
+        system = getattr(self.func, "rosenbrock_system", None)
+        return None if system is None else system(flat, t, h, gamma, *self.params)
 
     def __call__(self, flat, t):
         out = self.func(flat.reshape(self.shape) if self.shape else flat[0], t, *self.params)
@@ -260,15 +309,34 @@ class _Field:
             raise ValueError(f"odeint: func returned shape {out.shape} but y has shape {self.shape}")
         return out.reshape(-1)
 
+    def raw(self, flat, t, *params):
+        """f on a flat state that may be a tracer (for J by forward mode): no checks."""
+        y = np.reshape(flat, self.shape) if self.shape else flat[0]
+        return np.reshape(self.func(y, t, *params), (-1,))
+
 
 def _odeint_impl(y0, t, *params, problem):
     y0, t = np.asarray(y0, dtype=float), np.asarray(t, dtype=float)
     fun = _Field(problem.func, y0.shape, params)
-    outputs = _integrate(fun, y0.reshape(-1), list(t), problem)
+    trajectory = None
+    if problem.adjoint == "checkpoint":
+        trajectory = problem.trajectory = _trajectory(fun, y0.size, problem)
+    outputs = _integrate(fun, y0.reshape(-1), list(t), problem, trajectory)
     return np.stack(outputs).reshape(t.shape + y0.shape)
 
 
 odeint_p = Primitive("odeint", _odeint_impl)
+
+
+def _trajectory(fun, n, problem):
+    """An empty Trajectory that replays this problem's steps and interpolates them."""
+    stepper = _make_stepper(fun, problem)
+
+    def replay(y, t, h):
+        y_next, _, stages = stepper.step(y, t, h, fun(y, t))
+        return y_next, stages
+    dense = dopri5_dense if problem.method == "dopri5" else hermite_dense(fun)
+    return Trajectory(n, problem.checkpoint_every, replay, dense)
 
 
 # ----------------------------------------------------------------------------
@@ -306,14 +374,27 @@ class _Packing:
         return out
 
 
-def _sensitivity_field(func, y_shape, k, n_params, moving):
-    """f of the forward-sensitivity system; params are (*θ, *θ̇ of the moving θ)."""
-    tangent_shape = y_shape + (() if k is None else (k,))
-    packing = _Packing([y_shape, tangent_shape])
+class _SensitivityField:
+    r"""f of the forward-sensitivity system; its params are (*θ, *θ̇ of the moving θ).
 
-    def sensitivity_field(state, t, *args):
-        params, tangents = args[:n_params], args[n_params:]
-        now = Sensitivity(*packing.unpack(state))
+    For rodas3 it also hands the stepper its linear system by blocks: the
+    Jacobian of (y, S) ↦ (f, JS + F θ̇) is [[J, 0], [M, I ⊗ J]] with
+    M x = ∂(JS + Fθ̇)/∂y · x, so W = I/(hγ) − that is block lower triangular
+    and every solve is two solves with the *one* factorised n×n matrix
+    I/(hγ) − J of the step (all k columns of S at once) and a product M x;
+    J, M and ∂/∂t come from one JVP with n + 1 directions per step, instead of
+    n(k + 1) + 1 directions and a dense n(k + 1) system.
+    """
+
+    def __init__(self, func, y_shape, k, n_params, moving):
+        self.func, self.y_shape, self.k, self.n_params, self.moving = func, y_shape, k, n_params, moving
+        self.n, self.columns = int(np.prod(y_shape)), 1 if k is None else k
+        self.packing = _Packing([y_shape, y_shape + (() if k is None else (k,))])
+
+    def __call__(self, state, t, *args):
+        params, tangents = args[:self.n_params], args[self.n_params:]
+        now = Sensitivity(*self.packing.unpack(state))
+        func, moving = self.func, self.moving
 
         def f(y, *moving_params):
             full = list(params)
@@ -321,8 +402,36 @@ def _sensitivity_field(func, y_shape, k, n_params, moving):
                 full[i] = p
             return func(y, t, *full)
         dy, ds = jvp(f, (now.y,) + tuple(params[i] for i in moving), (now.s,) + tuple(tangents))
-        return packing.pack(Sensitivity(dy, ds))
-    return sensitivity_field, packing
+        return self.packing.pack(Sensitivity(dy, ds))
+
+    def rosenbrock_system(self, state, t, h, gamma, *args):
+        """(solve, ∂/∂t of this field) for rodas3's W = I/(hγ) − ∂(this field)/∂state."""
+        n = self.n
+        J, M, f_t = _leading_columns(lambda st, s: self(st, s, *args), state, t, n)
+        factors = lu_factor(np.eye(n) / (h * gamma) - J[:n], check_finite=False)
+
+        def solve(b):
+            x_y = lu_solve(factors, b[:n], check_finite=False)
+            rhs = (b[n:] + M @ x_y).reshape(n, self.columns)
+            # one column at a time: LAPACK's getrs with several right-hand sides goes through
+            # threaded OpenBLAS code that costs ~2 ms per call on a busy 2-core machine
+            columns = [lu_solve(factors, column, check_finite=False) for column in rhs.T]
+            return np.concatenate([x_y, np.stack(columns, axis=1).reshape(-1)])
+        return solve, f_t
+
+
+def _leading_columns(field, state, t, n):
+    r"""The first n columns of ∂field/∂state, split after row n, and ∂field/∂t: one JVP, n + 1 directions.
+
+    For a state (y, rest) whose first n entries drive the rest, these columns
+    [[A], [B]] with A = ∂ẏ/∂y and B = ∂(rest)′/∂y are all a block solver needs.
+    """
+    state_directions = np.zeros((state.size, n + 1))
+    state_directions[:n, :n] = np.eye(n)
+    time_direction = np.zeros(n + 1)
+    time_direction[n] = 1.0
+    _, tangent = jvp(field, (state, t), (state_directions, time_direction))
+    return tangent[:, :n], tangent[n:, :n], tangent[:, n]
 
 
 class _RecordedField:
@@ -408,7 +517,8 @@ def _odeint_jvp(tangents, ys, y0, t, *params, problem):
         f0 = problem.func(y0, t[0], *params)
         s0 = s0 - (f0 * t_t[0] if k is None else np.reshape(f0, y_shape + (1,)) * t_t[0])
     if moving or t_y0 is not None or t_t is not None:
-        field, packing = _sensitivity_field(problem.func, y_shape, k, len(params), moving)
+        field = _SensitivityField(problem.func, y_shape, k, len(params), moving)
+        packing = field.packing
         out = odeint_p(packing.pack(Sensitivity(y0, s0)), t, *params,
                        *[t_params[i] for i in moving], problem=problem.derived(field))
         n = int(np.prod(y_shape))
@@ -421,12 +531,112 @@ def _odeint_jvp(tangents, ys, y0, t, *params, problem):
     return tangent
 
 
+class Cotangents(NamedTuple):
+    """What the adjoint method returns for odeint's inputs."""
+    y0: object             # ∂L/∂y₀ = a(t₀), the jump ȳ₀ included
+    a_before_jump: object  # a(t₀⁺), before the jump: t̄₀ = −a(t₀⁺)ᵀ f(y₀, t₀)
+    params: tuple          # ∂L/∂θᵢ = a_θᵢ(t₀)
+
+
+class CheckpointAdjoint(NamedTuple):
+    """The checkpointed adjoint system's state; y(t) is read from the forward solve."""
+    a: object            # a(t) = ∂L/∂y(t)
+    a_params: tuple      # ∫ₜ aᵀ ∂f/∂θ dt, one entry per parameter
+
+
 def _odeint_cotangents(ybar, ys, y0, t, params, problem):
-    r"""The adjoint method: integrate (y, a, a_θ) backwards from t[-1] to t[0]."""
+    """The adjoint method: the checkpointed one when possible, else backsolve.
+
+    The checkpointed adjoint runs on plain numbers; a derivative of a
+    derivative (tracers among the inputs) uses backsolve, which is written as
+    odeint of an augmented system and so is differentiable again.
+    """
+    plain = not any(isinstance(x, Tracer) for x in (ybar, ys, y0, t) + tuple(params))
+    if problem.adjoint == "checkpoint" and problem.trajectory is not None and plain:
+        return _checkpoint_cotangents(ybar, y0, t, params, problem)
+    return _backsolve_cotangents(ybar, ys, y0, t, params, problem)
+
+
+class _CheckpointAdjointField:
+    r"""f of the checkpointed adjoint system: (ȧ, ȧ_θ) = (−aᵀ∂f/∂y, −aᵀ∂f/∂θ) at y(t) of the trajectory.
+
+    For rodas3 its Jacobian is [[−Jᵀ, 0], [−Fᵀ, 0]] (F = ∂f/∂θ), so W is block
+    lower triangular: x_a = (I/(hγ) + Jᵀ)⁻¹ b_a, x_θ = hγ (b_θ − Fᵀ x_a): one
+    JVP with n + 1 directions and one n×n factorisation per step.
+    """
+
+    def __init__(self, func, trajectory, packing, params, y_shape):
+        self.func, self.trajectory, self.packing, self.params = func, trajectory, packing, params
+        self.y_shape, self.recorded = y_shape, _RecordedField(func)
+
+    def _y(self, flat):
+        return flat.reshape(self.y_shape) if self.y_shape else flat[0]
+
+    def __call__(self, state, s):
+        leaves = self.packing.unpack(state)
+        now = CheckpointAdjoint(leaves[0], tuple(leaves[1:]))
+        # s may carry a tangent (rodas3 takes ∂/∂t of this field by forward mode): the
+        # dense output passes it on, so ∂/∂t sees y's motion too
+        _, pullback = self.recorded.vjp(self._y(self.trajectory(s)), s, self.params)
+        cotangents = pullback(now.a)
+        change = CheckpointAdjoint(-cotangents[0], tuple(-c for c in cotangents[1:]))
+        return self.packing.pack((change.a,) + change.a_params)
+
+    def rosenbrock_system(self, state, t, h, gamma):
+        """(solve, ∂/∂t of this field) for rodas3's W = I/(hγ) − ∂(this field)/∂state."""
+        n = int(np.prod(self.y_shape))
+        columns, minus_F_transposed, f_t = _leading_columns(self, state, t, n)
+        factors = lu_factor(np.eye(n) / (h * gamma) - columns[:n], check_finite=False)  # I/(hγ) + Jᵀ
+
+        def solve(b):
+            x_a = lu_solve(factors, b[:n], check_finite=False)
+            return np.concatenate([x_a, h * gamma * (b[n:] + minus_F_transposed @ x_a)])
+        return solve, f_t
+
+
+def _checkpoint_cotangents(ybar, y0, t, params, problem):
+    r"""Integrate (a, a_θ) backwards, reading y(t) from the forward solve's trajectory.
+
+    With rodas3 the backward solve stops at every step boundary of the forward
+    solve, so each of its steps sees one smooth piece of the dense output; the
+    adjoint jumps by ȳᵢ at the observation times as in backsolve.
+    """
+    trajectory, times = problem.trajectory, np.asarray(t, dtype=float)
+    y_shape = np.shape(y0)
+    packing = _Packing([y_shape] + [np.shape(p) for p in params])
+    checkpoint_adjoint_field = _CheckpointAdjointField(problem.func, trajectory, packing, params, y_shape)
+    backward = problem.derived(checkpoint_adjoint_field)
+    backward.h_hint = problem.h_hint
+    a = np.asarray(ybar[-1], dtype=float)
+    a_params = tuple(np.zeros(shape) if shape else 0.0 for shape in packing.shapes[1:])
+    a_before_jump = a
+    totals = np.zeros(3, dtype=int)
+    for i in range(len(times) - 1, 0, -1):
+        # rodas3 takes ∂/∂t of the field through the dense output, whose second derivative
+        # jumps at the forward steps: it stops there. dopri5's and rk4's dense outputs are C¹,
+        # smooth enough for explicit steps across them (LV: 318 backward steps instead of 391).
+        inner = trajectory.boundaries(times[i], times[i - 1]) if problem.method == "rodas3" else []
+        stops = [times[i]] + inner + [times[i - 1]]
+        end = _integrate(checkpoint_adjoint_field, packing.pack((a,) + a_params), stops, backward,
+                         only_last=True)[-1]
+        totals += backward.stats
+        leaves = packing.unpack(end)
+        a_before_jump, a_params = leaves[0], tuple(leaves[1:])
+        a = a_before_jump + ybar[i - 1]
+    problem.adjoint_stats = ODEStats(*map(int, totals))
+    return Cotangents(a, a_before_jump, a_params)
+
+
+def _backsolve_cotangents(ybar, ys, y0, t, params, problem):
+    r"""The backsolve adjoint: integrate (y, a, a_θ) backwards from t[-1] to t[0]."""
     y_shape = np.shape(primal(y0))
     packing = _Packing([y_shape, y_shape] + [np.shape(primal(p)) for p in params])
     backward = problem.derived(_adjoint_field(problem.func, packing))
     backward.h_hint = problem.h_hint  # the forward solve's last step: a fair first guess
+    backward.blow_up_hint = (
+        " (backwards in time). The backsolve adjoint re-integrates y backwards, where the modes "
+        "that decay forwards grow: the problem is probably stiff. Use odeint(..., "
+        "adjoint='checkpoint'), which reads y(t) from the forward solve.")
     a = ybar[-1]
     a_params = [np.zeros(shape) if shape else 0.0 for shape in packing.shapes[2:]]
     a_before_jump = a
@@ -439,21 +649,21 @@ def _odeint_cotangents(ybar, ys, y0, t, params, problem):
         leaves = packing.unpack(end)
         a_before_jump, a_params = leaves[1], leaves[2:]
         a = a_before_jump + ybar[i - 1]
-    return (a, a_before_jump) + tuple(a_params)
+    return Cotangents(a, a_before_jump, tuple(a_params))
 
 
 def _odeint_vjp(i):
     def rule(g, ys, y0, t, *params, problem):
         cotangents = _memo(g, ys, lambda: _odeint_cotangents(g, ys, y0, t, params, problem))
         if i == 0:
-            return cotangents[0]
+            return cotangents.y0
         if i >= 2:
-            return cotangents[i]
+            return cotangents.params[i - 2]
         # times: t̄ᵢ = ȳᵢᵀ f(y(tᵢ), tᵢ) for i ≥ 1, t̄₀ = −a(t₀⁺)ᵀ f(y₀, t₀)
         f = _field_at(problem.func, ys, t, params)
         axes = tuple(range(1, np.ndim(primal(ys))))
         t_bar = np.sum(g * f, axis=axes) if axes else g * f
-        first = -np.sum(cotangents[1] * f[0])
+        first = -np.sum(cotangents.a_before_jump * f[0])
         n = len(primal(t))
         return np.concatenate([np.reshape(first, (1,)), t_bar[1:]]) if n > 1 \
             else np.zeros(np.shape(primal(t)))
@@ -468,30 +678,51 @@ vjp_rules[odeint_p] = _Rules(_odeint_vjp)
 # The user-facing function
 # ----------------------------------------------------------------------------
 def odeint(func, y0, t, *params, method="dopri5", rtol=1e-7, atol=1e-9, step=None,
-           max_steps=100_000, adjoint=True, return_stats=False):
+           max_steps=100_000, adjoint=True, checkpoint_every=1, return_stats=False):
     r"""Solve :math:`\dot y = f(y, t, \theta)`, :math:`y(t_0) = y_0`; return y at every time in `t`.
 
     `func(y, t, *params)` returns dy/dt shaped like y. `t` is a strictly
     monotone 1-D array (increasing or decreasing); the result has shape
     ``(len(t),) + y0.shape`` and starts with y0. Methods: ``"dopri5"``
     (Dormand–Prince 5(4), adaptive, error ≤ atol + rtol·|y| per step, each
-    output time hit exactly) and ``"rk4"`` (classical Runge–Kutta, every
+    output time hit exactly), ``"rk4"`` (classical Runge–Kutta, every
     interval split into equal steps no longer than `step`, default
-    (t[-1] − t[0])/100).
+    (t[-1] − t[0])/100) and ``"rodas3"`` (for stiff problems: the
+    L-stable Rosenbrock method of :mod:`autodiff_ref.ode_stiff`, adaptive,
+    J = ∂f/∂y by forward mode once per step).
 
-    Differentiable with respect to y0, the params and t. ``adjoint=True``
-    makes odeint a primitive: reverse mode uses the adjoint method (memory
-    independent of the number of steps), forward mode the forward
-    sensitivities. ``adjoint=False`` runs the solver on the tracers
-    (differentiation through the solver's steps). Pass everything you
-    differentiate with respect to as a param, not through func's closure.
-    With ``return_stats=True`` returns ``(ys, ODEStats)`` of the forward solve.
+    Differentiable with respect to y0, the params and t. `adjoint` chooses
+    how reverse mode works:
+
+    - ``"checkpoint"`` (the default for dopri5 and rodas3): odeint is a primitive; the
+      forward solve keeps its steps (:mod:`autodiff_ref.ode_dense`: the state
+      at every `checkpoint_every`-th step, the others recomputed forward a
+      segment at a time) and the backward solve of (a, a_θ) reads y(t) from
+      their dense output. As accurate as the forward solve, stiff or not.
+      Memory: (n + 2)·N floats for N steps and n states with
+      ``checkpoint_every=1``; about (N/K + 7K)·n with ``checkpoint_every=K``.
+    - ``"backsolve"`` (the default for rk4, the method lesson 7 builds its
+      adjoint with): y is re-integrated backwards together with (a, a_θ),
+      starting from the stored outputs; memory independent of the number of
+      steps. **Warning:** backwards in time the modes that decay forwards
+      grow, so on a stiff problem (e.g. ẏ = −λ(y − cos t), λ ≥ 200) the
+      gradient loses accuracy or the backward solve blows up (a
+      ConvergenceError that says so). Use it for non-stiff problems only.
+    - ``True``: the default of the method, as above. ``False``: the solver
+      runs on the tracers (differentiation through the solver's steps; memory
+      grows with the steps).
+
+    Forward mode always solves the forward sensitivities. Derivatives of
+    derivatives run the backsolve adjoint (it is an odeint itself).
+    Pass everything you differentiate with respect to as a param, not
+    through func's closure. With ``return_stats=True`` returns
+    ``(ys, ODEStats)`` of the forward solve.
     """
     if not callable(func):
         raise TypeError(f"odeint: the first argument must be the vector field func(y, t, *params), "
                         f"got {type(func).__name__}")
-    if method not in ("dopri5", "rk4"):
-        raise ValueError(f"odeint: unknown method {method!r}; choose 'dopri5' or 'rk4'")
+    if method not in ("dopri5", "rk4", "rodas3"):
+        raise ValueError(f"odeint: unknown method {method!r}; choose 'dopri5', 'rk4' or 'rodas3' (stiff)")
     times = np.asarray(primal(t), dtype=float)
     if times.ndim != 1 or times.size == 0:
         raise ValueError(f"odeint: t must be a non-empty 1-D array of times, got shape {times.shape}")
@@ -503,7 +734,14 @@ def odeint(func, y0, t, *params, method="dopri5", rtol=1e-7, atol=1e-9, step=Non
         step = abs(times[-1] - times[0]) / 100 if times.size > 1 else 1.0
     if not step > 0:
         raise ValueError(f"odeint: step must be positive, got {step!r}")
-    problem = _Problem(func, method, float(rtol), float(atol), float(step), int(max_steps))
+    if adjoint not in (True, False, "checkpoint", "backsolve"):
+        raise ValueError(f"odeint: adjoint must be True, False, 'checkpoint' or 'backsolve', got {adjoint!r}")
+    if adjoint is True:
+        adjoint = "backsolve" if method == "rk4" else "checkpoint"
+    if not (isinstance(checkpoint_every, (int, np.integer)) and checkpoint_every >= 1):
+        raise ValueError(f"odeint: checkpoint_every must be a positive integer, got {checkpoint_every!r}")
+    problem = _Problem(func, method, float(rtol), float(atol), float(step), int(max_steps),
+                       adjoint=adjoint or "backsolve", checkpoint_every=int(checkpoint_every))
     if adjoint:
         ys = odeint_p(y0, t, *params, problem=problem)
     else:
@@ -515,8 +753,12 @@ def _through_the_solver(func, y0, t, params, problem):
     y0 = y0 if isinstance(y0, Tracer) else np.asarray(y0, dtype=float)
     shape = np.shape(primal(y0))
 
-    def fun(flat, s):
+    def raw(flat, s, *params):
         return np.reshape(func(np.reshape(flat, shape) if shape else flat[0], s, *params), (-1,))
+
+    def fun(flat, s):
+        return raw(flat, s, *params)
+    fun.raw, fun.params = raw, tuple(params)
     times = [t[i] for i in range(len(primal(t)))] if isinstance(t, Tracer) else list(np.asarray(t, float))
     outputs = _integrate(fun, np.reshape(y0, (-1,)), times, problem)
     return np.reshape(np.stack(outputs), (len(times),) + shape)

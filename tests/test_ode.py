@@ -112,8 +112,9 @@ def lv_problem():
     y0 = np.array([1.0, 1.0])
 
     def loss(y0, a, b, c, d, adjoint=True, method="dopri5", **options):
+        options = options if set(options) - {"checkpoint_every"} else dict(TIGHT, **options)
         return np.sum(odeint(lotka_volterra, y0, t, a, b, c, d, adjoint=adjoint, method=method,
-                             **(options or TIGHT)) ** 2)
+                             **options) ** 2)
     return loss, y0
 
 
@@ -180,18 +181,24 @@ def test_gradient_with_respect_to_observation_times(lv_problem):
         assert central(loss, t, direction, h=1e-6) == pytest.approx(reverse, rel=TOL["fd"])
 
 
-def test_adjoint_memory_does_not_grow_with_the_number_of_steps():
-    """Tighter tolerances mean many more steps; the adjoint keeps the same peak memory,
-    while differentiating through the solver keeps every step on the tape. (A large
-    state makes arrays, not interpreter free lists, dominate what tracemalloc sees.)"""
+def test_adjoint_memory_against_the_number_of_steps():
+    """Tighter tolerances mean many more steps (5 → 34 here). Memory during one gradient
+    (tracemalloc's peak; a large state makes arrays, not interpreter free lists, dominate):
+
+    - backsolve keeps the same peak: it stores nothing per step;
+    - the checkpointed adjoint keeps one state per step, n floats (buffers grow by
+      doubling, and a copy is alive while one grows: up to 3 × 8n bytes per step);
+    - with ``checkpoint_every=K`` it keeps one state per K steps plus one segment;
+    - through the solver keeps every stage of every step on the tape."""
     t = np.array([0.0, 3.0])
-    y0 = np.linspace(0.5, 1.5, 4000)
+    n = 4000
+    y0 = np.linspace(0.5, 1.5, n)
 
     def field(y, s, k):
         return -k * y * (1 + 0.5 * np.sin(s))
 
-    def peak(adjoint, tol):
-        loss = lambda k: np.sum(odeint(field, y0, t, k, rtol=tol, atol=tol, adjoint=adjoint))  # noqa: E731
+    def peak(tol, **options):
+        loss = lambda k: np.sum(odeint(field, y0, t, k, rtol=tol, atol=tol, **options))  # noqa: E731
         tracemalloc.start()
         grad(loss)(0.7)
         size = tracemalloc.get_traced_memory()[1]
@@ -199,8 +206,72 @@ def test_adjoint_memory_does_not_grow_with_the_number_of_steps():
         return size
     steps = [odeint(field, y0, t, 0.7, rtol=tol, atol=tol, return_stats=True)[1].steps for tol in (1e-4, 1e-9)]
     assert steps[1] > 5 * steps[0]
-    assert peak(True, 1e-9) < 1.3 * peak(True, 1e-4)
-    assert peak(False, 1e-9) > 3 * peak(False, 1e-4)
+    per_step = 8 * n * (steps[1] - steps[0])
+    assert peak(1e-9, adjoint="backsolve") < 1.3 * peak(1e-4, adjoint="backsolve")
+    growth = peak(1e-9) - peak(1e-4)
+    assert 0.8 * per_step < growth < 3 * per_step
+    assert peak(1e-9, checkpoint_every=8) - peak(1e-4, checkpoint_every=8) < 0.5 * growth
+    assert peak(1e-9, adjoint=False) > 3 * peak(1e-4, adjoint=False)
+
+
+# ------------------------------------------------------------------ a stiff problem in reverse mode
+
+def forced_relaxation(y, t, lam):
+    return -lam * (y - np.cos(t))
+
+
+def forced_relaxation_solution(lam, t=2.0):
+    """y' = −λ(y − cos t), y(0) = 0: y = λ²/(λ²+1)(cos t − e^{−λt}) + λ/(λ²+1) sin t."""
+    return lam ** 2 / (lam ** 2 + 1) * (np.cos(t) - np.exp(-lam * t)) + lam / (lam ** 2 + 1) * np.sin(t)
+
+
+@pytest.mark.parametrize("lam", [50.0, 200.0, 400.0, 1000.0])
+def test_the_default_adjoint_is_as_accurate_as_the_forward_solve_on_a_stiff_problem(lam):
+    """∂y(2)/∂λ at default tolerances. Backsolve re-integrates y backwards, where e^{−λt}
+    grows: 8.5e-5 relative error at λ = 50, 1.5e-3 at 200, a blow-up from 400 on. The
+    checkpointed adjoint (the default) is at least as accurate as forward sensitivities
+    (the derivative computed alongside the forward solve)."""
+    t = np.array([0.0, 2.0])
+    exact = grad(forced_relaxation_solution)(lam)
+    final = lambda lam, **options: odeint(forced_relaxation, 0.0, t, lam, **options)[-1]  # noqa: E731
+    error = lambda g: abs(g - exact) / abs(exact)  # noqa: E731
+    adjoint = grad(final)(lam)
+    forward = jvp(final, (lam,), (1.0,))[1]
+    assert error(adjoint) <= max(error(forward), 1e-7)
+    assert error(adjoint) < 3e-5
+    if lam == 200.0:  # the second oracle: central differences of tight solves
+        tight = lambda lam: final(lam, rtol=1e-12, atol=1e-14)  # noqa: E731
+        assert central(tight, lam, 1.0, h=1e-2) == pytest.approx(adjoint, rel=3e-5)
+    if lam >= 400.0:
+        with pytest.raises(ConvergenceError, match="backsolve.*adjoint='checkpoint'"):
+            grad(lambda lam: final(lam, adjoint="backsolve"))(lam)
+
+
+def test_checkpoints_every_k_steps_give_the_same_gradient(lv_problem):
+    """Recomputing segments forward from every 7th state redoes the very same steps."""
+    loss, y0 = lv_problem
+    every_step = grad(loss, argnums=(0, 1))(y0, *LV_PARAMS)
+    every_7th = grad(lambda *a: loss(*a, checkpoint_every=7, **TIGHT), argnums=(0, 1))(y0, *LV_PARAMS)
+    np.testing.assert_allclose(every_7th[0], every_step[0], rtol=1e-13)
+    assert every_7th[1] == pytest.approx(every_step[1], rel=1e-13)
+
+
+def test_rk4_keeps_backsolve_as_its_default_and_both_adjoints_agree(lv_problem):
+    """Lesson 7 compares a student's backsolve with odeint(method="rk4")'s default adjoint."""
+    loss, y0 = lv_problem
+    options = dict(method="rk4", step=0.01)
+    default = grad(lambda a: loss(y0, a, 1.0, 3.0, 1.0, **options))(1.5)
+    backsolve = grad(lambda a: loss(y0, a, 1.0, 3.0, 1.0, adjoint="backsolve", **options))(1.5)
+    checkpoint = grad(lambda a: loss(y0, a, 1.0, 3.0, 1.0, adjoint="checkpoint", **options))(1.5)
+    assert default == backsolve
+    assert checkpoint == pytest.approx(backsolve, rel=1e-6)  # both continuous adjoints, O(step⁴) apart
+
+
+def test_a_bad_adjoint_option_is_reported():
+    with pytest.raises(ValueError, match="adjoint must be True, False, 'checkpoint' or 'backsolve'"):
+        odeint(decay, 1.0, np.array([0.0, 1.0]), 0.5, adjoint="discrete")
+    with pytest.raises(ValueError, match="checkpoint_every must be a positive integer"):
+        odeint(decay, 1.0, np.array([0.0, 1.0]), 0.5, checkpoint_every=0)
 
 
 # ------------------------------------------------------------------ learning
