@@ -11,11 +11,13 @@ Write plain numpy code (``np.sin``, ``@``, ``np.sum``) and differentiate it::
     array([0.        , 1.38177329])
 """
 from .dual import Dual, jvp, jacfwd, derivative
+from . import functions as _functions  # registers the numpy functions composed from primitives
 from .reverse import vjp, grad, value_and_grad, jacrev, hessian
 from .trace import trace
 from .implicit import fixed_point, root
 from .ode import odeint
+from .core import UnexpectedTracerError
 
 __all__ = ["Dual", "jvp", "jacfwd", "derivative",
            "vjp", "grad", "value_and_grad", "jacrev", "hessian", "trace",
-           "fixed_point", "root", "odeint"]
+           "fixed_point", "root", "odeint", "UnexpectedTracerError"]

@@ -45,8 +45,8 @@ def test_grad_of_a_scalar_shaped_array_is_fine():
 # ---------------------------------------------------------------- unsupported numpy
 @tracer_kinds
 @pytest.mark.parametrize("func, name", [
-    (np.fft.fft, "numpy.fft.fft"), (np.sort, "numpy.sort"), (np.linalg.inv, "numpy.linalg.inv"),
-    (np.cumsum, "numpy.cumsum"),
+    (np.fft.fft, "numpy.fft.fft"), (np.median, "numpy.median"), (np.linalg.svd, "numpy.linalg.svd"),
+    (np.unique, "numpy.unique"),
 ])
 def test_unsupported_numpy_function_names_itself(make, func, name):
     x = make(np.eye(2) + 1.0)
@@ -59,9 +59,9 @@ def test_unsupported_numpy_function_names_itself(make, func, name):
 @tracer_kinds
 def test_unsupported_ufunc_names_itself_and_lists_the_supported_ones(make):
     with pytest.raises(NotImplementedError) as info:
-        np.arcsinh(make(np.ones(3)))
+        np.float_power(make(np.ones(3)), 2.0)
     message = str(info.value)
-    assert "numpy.arcsinh" in message and "no derivative rule" in message
+    assert "numpy.float_power" in message and "no derivative rule" in message
     assert "tanh" in message  # the list of what is supported
 
 
@@ -75,8 +75,8 @@ def test_ufunc_methods_and_out_are_refused_by_name(make):
 
 
 def test_unsupported_functions_inside_grad_and_jvp():
-    with pytest.raises(NotImplementedError, match=r"numpy\.sort"):
-        grad(lambda x: np.sum(np.sort(x)))(np.ones(3))
+    with pytest.raises(NotImplementedError, match=r"numpy\.median"):
+        grad(lambda x: np.sum(np.median(x)))(np.ones(3))
     with pytest.raises(NotImplementedError, match=r"numpy\.fft\.fft"):
         jvp(lambda x: np.fft.fft(x), (np.ones(4),), (np.ones(4),))
 
@@ -169,10 +169,14 @@ def test_pullback_of_a_scalar_wants_a_scalar():
         pullback(np.ones(6))
 
 
-def test_vjp_of_a_tuple_output_says_what_to_do():
-    with pytest.raises(TypeError) as info:
-        vjp(lambda x: (x, 2 * x), np.ones(3))
-    assert "tuple of 2 outputs" in str(info.value) and "np.stack" in str(info.value)
+def test_vjp_of_a_tuple_output_pulls_back_a_tuple_cotangent():
+    """Outputs may be pytrees (they used to be refused): the cotangent has their structure."""
+    value, pullback = vjp(lambda x: (x, 2 * x), np.ones(3))
+    assert isinstance(value, tuple) and len(value) == 2
+    (ct,) = pullback((np.ones(3), np.full(3, 0.5)))
+    np.testing.assert_array_equal(ct, np.full(3, 2.0))
+    with pytest.raises(ValueError, match="structure"):
+        pullback(np.ones(3))
 
 
 # ---------------------------------------------------------------- arguments and outputs
