@@ -12,6 +12,7 @@ Write plain numpy code (``np.sin``, ``@``, ``np.sum``) and differentiate it::
 """
 from .dual import Dual, jvp, jacfwd, derivative
 from . import functions as _functions  # registers the numpy functions composed from primitives
+from . import linalg as _linalg        # numpy.linalg's primitives and their rules
 from .reverse import vjp, grad, value_and_grad, jacrev, hessian
 from .trace import trace
 from .implicit import fixed_point, root

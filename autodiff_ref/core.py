@@ -571,16 +571,6 @@ def _nondiff(f):
     return lambda *args, **kw: f(*[primal(a) for a in args], **{k: primal(v) for k, v in kw.items()})
 
 
-def _norm(x, ord=None, axis=None, keepdims=False):
-    """The 2-norm of vectors and the Frobenius norm of matrices: sqrt(Σ x²) over `axis`."""
-    ndim = np.ndim(primal(x))
-    matrix = (axis is None and ndim == 2) or (isinstance(axis, tuple) and len(axis) == 2)
-    # ord=2 of a matrix is its largest singular value, not sqrt(Σ x²); 'fro' is for matrices only
-    if ord is None or (ord == 2 and not matrix) or (ord == "fro" and matrix):
-        return sqrt(sum_(multiply(x, x), axis=axis, keepdims=keepdims))
-    return _unsupported(f"numpy.linalg.norm with ord={ord!r} of a {'matrix' if matrix else 'vector'}")
-
-
 FUNCTIONS = {
     np.sum: _reduction("sum", sum_),
     np.mean: _mean,
@@ -607,7 +597,6 @@ FUNCTIONS = {
     np.full_like: _nondiff(np.full_like), np.argmax: _nondiff(np.argmax),
     np.argmin: _nondiff(np.argmin), np.isclose: _nondiff(np.isclose),
     np.allclose: _nondiff(np.allclose), np.result_type: _nondiff(np.result_type),
-    np.linalg.norm: _norm,
 }
 
 

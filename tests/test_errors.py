@@ -103,16 +103,18 @@ def test_harmless_options_are_accepted(make):
 
 
 def test_norm_with_an_unsupported_order_says_which():
-    with pytest.raises(NotImplementedError, match="ord=1"):
-        grad(lambda x: np.linalg.norm(x, ord=1))(np.ones(3))
+    with pytest.raises(NotImplementedError, match="ord=0"):
+        grad(lambda x: np.linalg.norm(x, ord=0))(np.ones(3))
+    with pytest.raises(NotImplementedError, match="ord='fro' of a vector"):
+        grad(lambda x: np.linalg.norm(x, "fro"))(np.ones(3))
 
 
-def test_spectral_norm_of_a_matrix_is_refused_not_replaced_by_frobenius():
-    """np.linalg.norm(M, 2) is M's largest singular value; sqrt(Σ M²) would be silently wrong."""
+def test_spectral_norm_of_a_matrix_is_its_largest_singular_value_not_frobenius():
+    """np.linalg.norm(M, 2) is M's largest singular value σ₁, with gradient u₁v₁ᵀ."""
     M = np.array([[1.0, 2.0], [3.0, 4.0]])
     assert np.linalg.norm(M, 2) != np.linalg.norm(M, "fro")
-    with pytest.raises(NotImplementedError, match="ord=2 of a matrix"):
-        grad(lambda m: np.linalg.norm(m, 2))(M)
+    u, s, vt = np.linalg.svd(M)
+    np.testing.assert_allclose(grad(lambda m: np.linalg.norm(m, 2))(M), np.outer(u[:, 0], vt[0]), rtol=1e-12)
     frobenius_gradient = grad(lambda m: np.linalg.norm(m, "fro"))(M)
     np.testing.assert_allclose(frobenius_gradient, M / np.linalg.norm(M), rtol=1e-14)
 

@@ -299,6 +299,14 @@ def _cases():
         ("clip", lambda x: np.clip(x, -0.5, 0.5), args(clip_safe((2, 3)))),
         ("clip keywords", lambda x: np.clip(x, a_min=-0.5, a_max=0.5), args(clip_safe((3,)))),
         ("norm", lambda x: np.linalg.norm(x), args(away((2, 3)))),
+        ("norm vector ord 1 inf -inf 3", lambda x: np.linalg.norm(x, 1) + np.linalg.norm(x, np.inf)
+         + np.linalg.norm(x, -np.inf) + np.linalg.norm(x, 3), args(separated((4,)).map(lambda a: a[0]))),
+        ("norm matrix ord 1 inf", lambda x: np.linalg.norm(x, 1) * np.linalg.norm(x, np.inf),
+         args(box((3, 3), 0.5, 2).map(lambda m: m + np.diag([0.0, 1.0, 2.0]) + np.array([[0.0], [0.3], [0.6]])))),
+        ("norm matrix ord 2 nuc", lambda x: np.linalg.norm(x, 2) + np.linalg.norm(x, "nuc"), args(box((3, 2), -2, 2).map(
+            lambda m: m + np.array([[3.0, 0.0], [0.0, 1.0], [0.0, 0.0]])))),
+        ("norm axis pair keepdims", lambda x: np.linalg.norm(x, "fro", axis=(2, 0), keepdims=True),
+         args(away((2, 3, 2)))),
         ("norm axis keepdims", lambda x: np.linalg.norm(x, axis=1, keepdims=True), args(away((2, 3)))),
         ("norm fro", lambda x: np.linalg.norm(x, "fro"), args(away((2, 3)))),
     ]
@@ -409,6 +417,25 @@ def _more_cases(add):
     for name, function, domain in more:
         add(f"more {name}", function, domain)
 
+    # -- numpy.linalg: well-conditioned matrices, symmetric positive definite where needed
+    square = box((3, 3), -1, 1).map(lambda m: m + 3 * np.eye(3))
+    stack = box((2, 3, 3), -1, 1).map(lambda m: m + 3 * np.eye(3))
+    spd = box((3, 3), -1, 1).map(lambda m: m @ m.T + np.diag([1.0, 3.0, 5.0]))   # distinct eigenvalues
+    linalg = [
+        ("inv", np.linalg.inv, args(square)), ("inv of a stack", np.linalg.inv, args(stack)),
+        ("solve matrix", np.linalg.solve, args(square, box((3, 2), -2, 2))),
+        ("solve vector", np.linalg.solve, args(square, box((3,), -2, 2))),
+        ("det", np.linalg.det, args(square)), ("det of a stack", np.linalg.det, args(stack)),
+        ("slogdet", lambda a: np.linalg.slogdet(a)[1] * np.linalg.slogdet(a).sign, args(square)),
+        ("cholesky", np.linalg.cholesky, args(spd)),
+        ("cholesky reads the lower triangle", np.linalg.cholesky, args(spd.map(lambda m: m + np.triu(np.ones((3, 3)), 1)))),
+        # LAPACK may flip an eigenvector's sign between nearby (diagonal) matrices: the squares do not
+        ("eigh", lambda a: np.linalg.eigh(a)[0] * np.linalg.eigh(a).eigenvectors ** 2, args(spd)),
+        ("eigvalsh", np.linalg.eigvalsh, args(spd)),
+    ]
+    for name, function, domain in linalg:
+        add(f"linalg {name}", function, domain)
+
 
 CASES = _cases()
 IDS = [c.name for c in CASES]
@@ -419,8 +446,10 @@ assert len(set(IDS)) == len(IDS), "registry names must be unique"
 # Coverage: everything core defines is reached by some case
 # ----------------------------------------------------------------------------
 def core_primitives():
-    """Every Primitive defined in autodiff_ref.core, by name (read at call time)."""
-    return {p.name: p for p in vars(core).values() if isinstance(p, core.Primitive)}
+    """Every Primitive defined in autodiff_ref.core and autodiff_ref.linalg, by name (read at call time)."""
+    from autodiff_ref import linalg
+    return {p.name: p for module in (core, linalg) for p in vars(module).values()
+            if isinstance(p, core.Primitive)}
 
 
 _TRACER_SKIP = {"__array_ufunc__", "__array_function__", "__slots__", "__array_priority__",
