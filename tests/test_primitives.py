@@ -571,6 +571,37 @@ def test_coverage_check_reports_what_is_missing(monkeypatch):
     assert unreached(CASES, monkeypatch) == ["primitive sinc"]
 
 
+#: The numpy of issue 10 ("the numpy people write"): each must be supported, and the coverage
+#: test above then makes sure a case reaches it.
+ISSUE_10_FUNCTIONS = [
+    np.var, np.std, np.cumsum, np.cumprod, np.diff, np.sort, np.einsum, np.tensordot, np.kron,
+    np.inner, np.outer, np.vdot, np.trace, np.diag, np.diagonal, np.triu, np.tril, np.linalg.inv,
+    np.linalg.solve, np.linalg.det, np.linalg.slogdet, np.linalg.norm, np.linalg.cholesky,
+    np.linalg.eigh, np.hstack, np.vstack, np.column_stack, np.dstack, np.tile, np.repeat, np.flip,
+    np.roll, np.swapaxes, np.moveaxis, np.pad, np.atleast_1d, np.atleast_2d, np.atleast_3d,
+    np.split, np.array_split, np.append, np.squeeze, np.expand_dims, np.sinc, np.round, np.clip,
+    np.stack, np.where,
+]
+ISSUE_10_UFUNCS = [
+    np.arcsin, np.arccos, np.arcsinh, np.arccosh, np.arctanh, np.log2, np.log10, np.exp2, np.hypot,
+    np.logaddexp, np.logaddexp2, np.reciprocal, np.mod, np.remainder, np.fmax, np.fmin, np.arctan2,
+    np.cbrt, np.degrees, np.radians,
+]
+ISSUE_10_NONDIFFERENTIABLE = [np.sign, np.floor, np.ceil, np.rint]   # zero derivative, stated
+ISSUE_10_METHODS = ["sum", "mean", "var", "std", "max", "min", "prod", "T", "reshape", "transpose",
+                    "dot", "clip", "cumsum", "astype", "copy", "squeeze", "flatten", "ravel"]
+
+
+def test_the_numpy_of_issue_10_is_supported():
+    import autodiff_ref  # noqa: F401  (registers functions.py and linalg.py)
+    missing = [core._qualified(f) for f in ISSUE_10_FUNCTIONS if f not in core.FUNCTIONS]
+    missing += [f"numpy.{u.__name__}" for u in ISSUE_10_UFUNCS if u not in core.UFUNC_PRIMITIVES]
+    missing += [f"numpy.{u.__name__}" for u in ISSUE_10_NONDIFFERENTIABLE
+                if u not in core.NONDIFFERENTIABLE_UFUNCS]
+    missing += [f"ndarray.{m}" for m in ISSUE_10_METHODS if m not in vars(core.Tracer)]
+    assert not missing, f"issue 10 lists these, autodiff_ref lacks them: {missing}"
+
+
 def test_every_primitive_has_a_rule_in_both_modes():
     from autodiff_ref import dual, reverse
     for name, prim in core_primitives().items():
