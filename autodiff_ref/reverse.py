@@ -38,6 +38,26 @@ class Entry(NamedTuple):
 _NO_PARAMS = {}
 
 
+class Shape:
+    """What a tape in residual mode keeps of a value no rule reads: its shape and dtype
+    (the sweep sums cotangents to shapes; np.shape and np.ndim read these attributes)."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+    ndim = property(lambda self: len(self.shape))
+
+    @classmethod
+    def of(cls, value):
+        v = primal(value)
+        return cls(np.shape(v), getattr(v, "dtype", None))
+
+    def __repr__(self):
+        return f"Shape{self.shape}"
+
+
 class _Sealed(list):
     """The primitive column of a tape whose transformation has returned: recording refused."""
 
@@ -55,12 +75,15 @@ class Tape:
     garbage collector has to track.
     """
 
-    __slots__ = ("primitives", "parents", "args", "params", "values", "partials", "level")
+    __slots__ = ("primitives", "parents", "args", "params", "values", "partials", "level", "residuals")
 
-    def __init__(self, level):
+    def __init__(self, level, residuals=False):
         self.primitives, self.parents, self.args, self.params, self.values = [], [], [], [], []
         self.partials = []  # the elemental partials c_ij of scalar arithmetic rows, else None
         self.level = level
+        # True: keep of each row only what its VJP rule reads (RESIDUALS), shapes for the rest.
+        # vjp's tapes do; a tape to display (trace) or to replay (ode) keeps everything.
+        self.residuals = residuals
 
     def __len__(self):
         return len(self.values)
@@ -208,7 +231,15 @@ class Box(Tracer):
             raise NotImplementedError(f"no reverse-mode (VJP) rule for primitive '{prim}'")
         parents = tuple(x.index if isinstance(x, Box) and x.tape is tape else None for x in args)
         values = tuple(x.value if p is not None else x for x, p in zip(args, parents))
-        return tape.record(prim, parents, values, params or _NO_PARAMS, prim(*values, **params))
+        ans = prim(*values, **params)
+        keep = RESIDUALS.get(prim) if tape.residuals else None
+        if keep is None:
+            return tape.record(prim, parents, values, params or _NO_PARAMS, ans)
+        box = tape.record(prim, parents, tuple(
+            v if p is None or i in keep else Shape.of(v) for i, (v, p) in enumerate(zip(values, parents))),
+            params or _NO_PARAMS, ans if "ans" in keep else Shape.of(ans))
+        box.value = ans  # the box (alive while f runs) has the value; the tape maybe only its shape
+        return box
 
     # Scalar arithmetic, the bulk of scalar programs, takes a fast path that
     # records the elemental partials cᵢⱼ = ∂vᵢ/∂vⱼ right away (Griewank's
@@ -448,6 +479,27 @@ def _reversed(a, axis):
     return core.getitem(a, index=(slice(None),) * axis + (slice(None, None, -1),))
 
 
+#: What each VJP rule reads besides shapes (argument positions, "ans" for the output): the
+#: *residuals*, all that a tape in residual mode keeps of a row. Every other argument and the
+#: output are kept as a Shape, so a big intermediate (X @ W₁ before its bias is added) is
+#: freed as soon as f drops it. A primitive not listed keeps everything.
+RESIDUALS = {
+    **dict.fromkeys([core.add, core.subtract, core.negative, core.degrees, core.radians, core.sum_,
+                     core.reshape, core.transpose, core.broadcast_to, core.getitem, core.untake,
+                     core.cumsum, core.concatenate], ()),
+    **dict.fromkeys([core.exp, core.tan, core.tanh, core.sqrt, core.expm1, core.exp2, core.cbrt,
+                     core.reciprocal], ("ans",)),
+    **dict.fromkeys([core.log, core.sin, core.cos, core.sinh, core.cosh, core.square, core.absolute,
+                     core.arctan, core.log1p, core.arcsin, core.arccos, core.arcsinh, core.arccosh,
+                     core.arctanh, core.log2, core.log10, core.prod, core.where], (0,)),
+    **dict.fromkeys([core.multiply, core.maximum, core.minimum, core.matmul, core.arctan2, core.fmax,
+                     core.fmin, core.remainder], (0, 1)),
+    **dict.fromkeys([core.power, core.hypot, core.logaddexp, core.logaddexp2], (0, 1, "ans")),
+    core.divide: (1, "ans"),
+    core.amax: (0, "ans"), core.amin: (0, "ans"),
+}
+
+
 class _ConcatenateRules:
     """concatenate takes any number of inputs: hand out the rule for input i on demand."""
 
@@ -504,7 +556,7 @@ def vjp(f, *primals, has_aux=False, **kwargs):
     cotangent its primal's. With ``has_aux=True`` f returns ``(output, aux)``
     and vjp returns ``(f(x), pullback, aux)``. Keyword arguments pass through to f.
     """
-    tape = Tape(core.new_level())
+    tape = Tape(core.new_level(), residuals=True)
     in_leaves, in_def = tree.flatten(primals)
     boxes = [tape.input(_as_float(p, f"vjp: primal {i}")) for i, p in enumerate(in_leaves)]
     try:
