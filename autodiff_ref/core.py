@@ -275,6 +275,9 @@ def argnums_tuple(argnums, nargs, who):
     return nums
 
 
+_OBJECT = np.dtype(object)
+
+
 def bind(prim, *args, **params):
     """Apply `prim`: by the top-level tracer among `args` or, if none, by numpy."""
     top = None
@@ -283,7 +286,7 @@ def bind(prim, *args, **params):
         if isinstance(x, Tracer):
             if top is None or x.level > top.level:
                 top = x
-        elif x.__class__ is np.ndarray and x.dtype.kind == "O":
+        elif x.__class__ is np.ndarray and x.dtype is _OBJECT:
             objects = True
     if objects:  # an np.array([...]) of tracers among the arguments: one tracer instead
         return bind(prim, *[from_objects(x) if has_tracers(x) else x for x in args], **params)

@@ -51,8 +51,9 @@ class Shape:
 
     @classmethod
     def of(cls, value):
-        v = primal(value)
-        return cls(np.shape(v), getattr(v, "dtype", None))
+        while isinstance(value, Tracer):
+            value = value.value
+        return cls(getattr(value, "shape", ()), getattr(value, "dtype", None))
 
     def __repr__(self):
         return f"Shape{self.shape}"
@@ -533,6 +534,8 @@ def _float_dtype(x):
 def _like(ct, x):
     """The cotangent `ct` of input x with x's type: a Python float for a Python float,
     x's dtype for a float32 (or float16) x."""
+    if ct.__class__ is np.ndarray and x.__class__ is np.ndarray and ct.dtype == x.dtype:
+        return ct
     if isinstance(ct, Tracer) or isinstance(x, Tracer):
         return ct
     if x.__class__ is float:
@@ -640,9 +643,9 @@ def value_and_grad(f, argnums=0, has_aux=False):
         nums = core.argnums_tuple(argnums, len(args), "grad")
         result = vjp(_restrict(f, args, nums, kwargs), *[args[i] for i in nums], has_aux=has_aux)
         value, pullback = result[0], result[1]
-        if not (tree.flatten(value)[1] == tree.LEAF and np.ndim(primal(value)) == 0):
-            shape = np.shape(primal(value)) if tree.flatten(value)[1] == tree.LEAF else \
-                f"a {type(value).__name__} (a pytree)"
+        leaf = tree.flatten(value)[1] == tree.LEAF
+        if not (leaf and np.ndim(primal(value)) == 0):
+            shape = np.shape(primal(value)) if leaf else f"a {type(value).__name__} (a pytree)"
             raise TypeError(
                 f"grad needs a scalar output, but {getattr(f, '__name__', 'f')} returned shape "
                 f"{shape}; use jacrev (or jacfwd) for the Jacobian of a "

@@ -10,6 +10,8 @@ as JAX does); ``None`` is a node with no leaves. Everything else is a leaf.
 """
 from typing import NamedTuple
 
+import numpy as np
+
 
 class TreeDef(NamedTuple):
     """The shape of a pytree without its leaves. ``kind`` is None for a leaf."""
@@ -41,6 +43,8 @@ def _is_namedtuple(x):
 
 def flatten(tree):
     """``(leaves, treedef)`` of a pytree, leaves in depth-first order."""
+    if tree is not None and not isinstance(tree, (tuple, list, dict)):
+        return [tree], LEAF
     leaves = []
     return leaves, _flatten(tree, leaves)
 
@@ -94,6 +98,8 @@ def settle(out):
     """f's output with every ``np.array([...])`` of tracers made one tracer (while its
     transformation is still live, so the rows that build it can be recorded)."""
     from .core import from_objects, has_tracers
+    if out.__class__ is not np.ndarray and not isinstance(out, (tuple, list, dict)):
+        return out   # the common case, one tracer or number
     return map_leaves(lambda x: from_objects(x) if has_tracers(x) else x, out)
 
 
