@@ -134,10 +134,9 @@ def _matmul_right(t, x, y):
 
 
 def _reduce_rule(t, ans, x, axis=None, keepdims=False):
-    """Tangent of max/min: the mean of the tangents of the entries that attain it."""
+    """Tangent of max/min: the tangent of the entry that attains it (the first of ties)."""
     axes = core._normalize_axis(axis, np.ndim(primal(x)))
-    hit = primal(x) == np.expand_dims(primal(ans), axes) if not keepdims else primal(x) == primal(ans)
-    hit = hit / np.sum(hit, axis=axes, keepdims=True)
+    hit = core.first_extremum(x, ans, axis, keepdims)
     if _batched(t, x):
         hit = hit[..., None]
     return core.sum_(t * hit, axis=axes, keepdims=keepdims)
@@ -193,10 +192,10 @@ defjvp(core.divide,   lambda t, ans, x, y: t / y,      lambda t, ans, x, y: -t *
 defjvp(core.power,    lambda t, ans, x, y: t * y * x ** core.lowered_exponent(y),
                       lambda t, ans, x, y: t * ans * core.log_of_base(x))
 defjvp(core.negative, lambda t, ans, x: -t)
-defjvp(core.maximum,  lambda t, ans, x, y: t * core.share(x, y),
-                      lambda t, ans, x, y: t * core.share(y, x))
-defjvp(core.minimum,  lambda t, ans, x, y: t * core.share(y, x),
-                      lambda t, ans, x, y: t * core.share(x, y))
+defjvp(core.maximum,  lambda t, ans, x, y: t * core.takes_first(x, y),
+                      lambda t, ans, x, y: t * (1 - core.takes_first(x, y)))
+defjvp(core.minimum,  lambda t, ans, x, y: t * core.takes_first(x, y, False),
+                      lambda t, ans, x, y: t * (1 - core.takes_first(x, y, False)))
 defjvp(core.exp,      lambda t, ans, x: t * ans)
 defjvp(core.log,      lambda t, ans, x: t / x)
 defjvp(core.sin,      lambda t, ans, x: t * np.cos(x))
@@ -227,10 +226,10 @@ defjvp(core.hypot,    lambda t, ans, x, y: t * x / ans,        lambda t, ans, x,
 defjvp(core.arctan2,  lambda t, ans, x, y: t * y / (x * x + y * y), lambda t, ans, x, y: -t * x / (x * x + y * y))
 defjvp(core.logaddexp, lambda t, ans, x, y: t * np.exp(x - ans), lambda t, ans, x, y: t * np.exp(y - ans))
 defjvp(core.logaddexp2, lambda t, ans, x, y: t * np.exp2(x - ans), lambda t, ans, x, y: t * np.exp2(y - ans))
-defjvp(core.fmax,     lambda t, ans, x, y: t * core.share(x, y, nan_loses=True),
-                      lambda t, ans, x, y: t * core.share(y, x, nan_loses=True))
-defjvp(core.fmin,     lambda t, ans, x, y: t * core.share(-primal(x), -primal(y), nan_loses=True),
-                      lambda t, ans, x, y: t * core.share(-primal(y), -primal(x), nan_loses=True))
+defjvp(core.fmax,     lambda t, ans, x, y: t * core.takes_first(x, y, nan_loses=True),
+                      lambda t, ans, x, y: t * (1 - core.takes_first(x, y, nan_loses=True)))
+defjvp(core.fmin,     lambda t, ans, x, y: t * core.takes_first(x, y, False, nan_loses=True),
+                      lambda t, ans, x, y: t * (1 - core.takes_first(x, y, False, nan_loses=True)))
 defjvp(core.remainder, lambda t, ans, x, y: t,              lambda t, ans, x, y: -t * np.floor(primal(x) / primal(y)))
 defjvp(core.where,    None,   # where, not t·c: inf or nan in the branch not taken stays out
                       lambda t, ans, c, x, y: core.where(c, t, 0.0),

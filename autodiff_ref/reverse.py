@@ -357,8 +357,7 @@ def _sum_vjp(g, ans, x, axis=None, keepdims=False):
 
 
 def _extremum_vjp(g, ans, x, axis=None, keepdims=False):
-    hit = primal(x) == _keepdims(primal(ans), x, axis, keepdims)
-    return _keepdims(g, x, axis, keepdims) * (hit / np.sum(hit, axis=core._normalize_axis(axis, np.ndim(hit)), keepdims=True))
+    return _keepdims(g, x, axis, keepdims) * core.first_extremum(x, ans, axis, keepdims)
 
 
 def _prod_vjp(g, ans, x, axis=None, keepdims=False):
@@ -419,10 +418,10 @@ defvjp(core.divide,   lambda g, ans, x, y: g / y,      lambda g, ans, x, y: -g *
 defvjp(core.power,    lambda g, ans, x, y: g * y * x ** core.lowered_exponent(y),
                       lambda g, ans, x, y: g * ans * core.log_of_base(x))
 defvjp(core.negative, lambda g, ans, x: -g)
-defvjp(core.maximum,  lambda g, ans, x, y: g * core.share(x, y),
-                      lambda g, ans, x, y: g * core.share(y, x))
-defvjp(core.minimum,  lambda g, ans, x, y: g * core.share(y, x),
-                      lambda g, ans, x, y: g * core.share(x, y))
+defvjp(core.maximum,  lambda g, ans, x, y: g * core.takes_first(x, y),
+                      lambda g, ans, x, y: g * (1 - core.takes_first(x, y)))
+defvjp(core.minimum,  lambda g, ans, x, y: g * core.takes_first(x, y, False),
+                      lambda g, ans, x, y: g * (1 - core.takes_first(x, y, False)))
 defvjp(core.exp,      lambda g, ans, x: g * ans)
 defvjp(core.log,      lambda g, ans, x: g / x)
 defvjp(core.sin,      lambda g, ans, x: g * np.cos(x))
@@ -453,10 +452,10 @@ defvjp(core.hypot,    lambda g, ans, x, y: g * x / ans,        lambda g, ans, x,
 defvjp(core.arctan2,  lambda g, ans, x, y: g * y / (x * x + y * y), lambda g, ans, x, y: -g * x / (x * x + y * y))
 defvjp(core.logaddexp, lambda g, ans, x, y: g * np.exp(x - ans), lambda g, ans, x, y: g * np.exp(y - ans))
 defvjp(core.logaddexp2, lambda g, ans, x, y: g * np.exp2(x - ans), lambda g, ans, x, y: g * np.exp2(y - ans))
-defvjp(core.fmax,     lambda g, ans, x, y: g * core.share(x, y, nan_loses=True),
-                      lambda g, ans, x, y: g * core.share(y, x, nan_loses=True))
-defvjp(core.fmin,     lambda g, ans, x, y: g * core.share(-primal(x), -primal(y), nan_loses=True),
-                      lambda g, ans, x, y: g * core.share(-primal(y), -primal(x), nan_loses=True))
+defvjp(core.fmax,     lambda g, ans, x, y: g * core.takes_first(x, y, nan_loses=True),
+                      lambda g, ans, x, y: g * (1 - core.takes_first(x, y, nan_loses=True)))
+defvjp(core.fmin,     lambda g, ans, x, y: g * core.takes_first(x, y, False, nan_loses=True),
+                      lambda g, ans, x, y: g * (1 - core.takes_first(x, y, False, nan_loses=True)))
 defvjp(core.remainder, lambda g, ans, x, y: g,              lambda g, ans, x, y: -g * np.floor(primal(x) / primal(y)))
 defvjp(core.where,    None,   # where, not g·c: inf or nan in the branch not taken stays out
                       lambda g, ans, c, x, y: core.where(c, g, 0.0),

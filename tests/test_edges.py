@@ -1,9 +1,9 @@
 """Issue 10: numpy's edges give the right value or a clear error, never a silently wrong one.
 
 Each of the seven reproducers of the issue is a test here, then the "confusing
-today" cases, then the one convention at kinks (checked against torch, an
-independent implementation). Oracles: numpy's own values, closed forms,
-central differences (check_grads) and torch.
+today" cases, then the one convention at kinks (checked against numpy's own
+selectors, np.argmax and np.sign, and against torch.clamp). Oracles: numpy's
+own values, closed forms, central differences (check_grads) and torch.
 """
 import math
 import warnings
@@ -229,36 +229,60 @@ def test_python_floats_stay_python_floats():
 
 
 # ---------------------------------------------------------------- one convention at kinks
-def _torch_grads(f, *xs):
-    ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs]
-    f(*ts).sum().backward()
-    return tuple(t.grad.numpy() for t in ts)
+def _one_hot_first(x, axis=None, largest=True):
+    """The oracle: 1 at the entry np.argmax (np.argmin) picks along `axis`, 0 elsewhere."""
+    pick = np.argmax if largest else np.argmin
+    if axis is None:
+        out = np.zeros(x.size)
+        out[pick(x)] = 1.0
+        return out.reshape(x.shape)
+    return np.moveaxis(np.eye(x.shape[axis])[pick(x, axis=axis)], -1, axis)
 
 
-TIES = [
-    ("maximum", lambda m, x, y: m.maximum(x, y), (np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 3.0]))),
-    ("minimum", lambda m, x, y: m.minimum(x, y), (np.array([1.0, 2.0, 3.0]), np.array([1.0, 5.0, 3.0]))),
-    ("max ties", lambda m, x: m.max(x) if m is np else torch.amax(x), (np.array([2.0, 1.0, 2.0, 2.0]),)),
-    ("min ties axis", lambda m, x: (m.min(x, axis=1) if m is np else torch.amin(x, dim=1)),
-     (np.array([[0.0, 0.0, 1.0], [3.0, 2.0, 2.0]]),)),
-    # torch.clamp passes the whole derivative at a bound; ours is clip = minimum(maximum(x, lo), hi)
-    # with ½ at each tie (JAX's too), so the oracle is torch's maximum and minimum
-    ("clip at the bounds", lambda m, x: m.clip(x, -0.5, 0.5) if m is np else
-     torch.minimum(torch.maximum(x, torch.tensor(-0.5, dtype=x.dtype)), torch.tensor(0.5, dtype=x.dtype)),
-     (np.array([-0.5, 0.0, 0.5, 0.7]),)),
-    ("abs at 0", lambda m, x: m.abs(x), (np.array([-1.0, 0.0, 2.0]),)),
+TIES = [  # (name, f, inputs, the derivatives of sum(f) by the convention, from numpy's own selectors)
+    ("maximum", lambda x, y: np.maximum(x, y), (np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 3.0])),
+     (np.array([1.0, 1.0, 1.0]), np.array([0.0, 0.0, 0.0]))),
+    ("minimum", lambda x, y: np.minimum(x, y), (np.array([1.0, 2.0, 3.0]), np.array([1.0, 5.0, 3.0])),
+     (np.array([1.0, 1.0, 1.0]), np.array([0.0, 0.0, 0.0]))),
+    ("fmax with NaN", lambda x, y: np.fmax(x, y), (np.array([1.0, np.nan, 3.0]), np.array([np.nan, 0.0, 3.0])),
+     (np.array([1.0, 0.0, 1.0]), np.array([0.0, 1.0, 0.0]))),
+    ("max ties", lambda x: np.max(x), (np.array([2.0, 1.0, 2.0, 2.0]),),
+     (_one_hot_first(np.array([2.0, 1.0, 2.0, 2.0])),)),
+    ("min ties axis", lambda x: np.min(x, axis=1), (np.array([[0.0, 0.0, 1.0], [3.0, 2.0, 2.0]]),),
+     (_one_hot_first(np.array([[0.0, 0.0, 1.0], [3.0, 2.0, 2.0]]), axis=1, largest=False),)),
+    ("max over two axes", lambda x: np.max(x, axis=(0, 2)), (np.ones((2, 2, 2)),),
+     (np.array([[[1.0, 0.0], [1.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]]]),)),
+    ("abs at 0", lambda x: np.abs(x), (np.array([-1.0, 0.0, 2.0]),), (np.sign([-1.0, 0.0, 2.0]),)),
 ]
 
 
-@pytest.mark.parametrize("name, f, xs", TIES, ids=[t[0] for t in TIES])
-def test_kinks_follow_one_convention_the_same_as_torch(name, f, xs):
-    expected = _torch_grads(lambda *ts: f(torch, *ts), *xs)
+@pytest.mark.parametrize("name, f, xs, expected", TIES, ids=[t[0] for t in TIES])
+def test_kinks_follow_one_convention(name, f, xs, expected):
     argnums = tuple(range(len(xs)))
-    g = lambda *vs: np.sum(f(np, *vs))  # noqa: E731
-    got_rev = grad(g, argnums)(*xs)
-    got_fwd = jacfwd(g, argnums)(*xs)
-    assert_close(got_rev, expected, what=f"grad at the kink ({name}) vs torch")
-    assert_close(got_fwd, expected, what=f"jacfwd at the kink ({name}) vs torch")
+    g = lambda *vs: np.sum(f(*vs))  # noqa: E731
+    assert_close(grad(g, argnums)(*xs), expected, what=f"grad at the kink ({name})")
+    assert_close(jacfwd(g, argnums)(*xs), expected, what=f"jacfwd at the kink ({name})")
+
+
+def test_max_and_indexing_at_argmax_agree():
+    x = np.array([3.0, 1.0, 3.0])
+    assert_close(grad(np.max)(x), grad(lambda v: v[np.argmax(v)])(x))
+
+
+def test_clip_at_its_bounds_agrees_with_torch_clamp():
+    x = np.array([-0.5, 0.0, 0.5, 0.7, -0.9])
+    t = torch.tensor(x, requires_grad=True)
+    torch.clamp(t, -0.5, 0.5).sum().backward()
+    for transform in (grad, jacfwd):
+        assert_close(transform(lambda v: np.sum(np.clip(v, -0.5, 0.5)))(x), t.grad.numpy())
+
+
+def test_the_stable_softplus_trap_of_lesson_8_stays():
+    """maximum(z, 0) + log1p(exp(−|z|)) at z = 0: AD gives 1 − y, not σ(0) − y (the lesson's point)."""
+    y = np.array([1.0, 0.0])
+    kinky = lambda z: np.sum(np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))) - y * z)  # noqa: E731
+    assert_close(grad(kinky)(np.zeros(2)), 1 - y)
+    assert_close(jacfwd(kinky)(np.zeros(2)), 1 - y)
 
 
 def test_sqrt_at_zero_is_inf_in_both_modes():
@@ -270,8 +294,8 @@ def test_sqrt_at_zero_is_inf_in_both_modes():
 
 def test_the_convention_is_documented_in_one_place():
     from autodiff_ref import core
-    doc = core.share.__doc__
-    for name in ("maximum", "max", "clip", "abs", "sqrt", "floor"):
+    doc = core.takes_first.__doc__
+    for name in ("maximum", "fmax", "max", "clip", "abs", "sqrt", "floor", "round"):
         assert name in doc
 
 
