@@ -366,6 +366,8 @@ def first_extremum(x, ans, axis=None, keepdims=False):
     axes = _normalize_axis(axis, xp.ndim)
     extremum = np.asarray(primal(ans))
     hit = xp == (extremum if keepdims else np.expand_dims(extremum, axes))
+    if np.count_nonzero(hit) == extremum.size:   # no ties (the usual case): hit is the mask
+        return hit * 1.0
     rest = tuple(a for a in range(xp.ndim) if a not in axes)
     lead = tuple(xp.shape[a] for a in rest)
     rows = np.transpose(hit, rest + axes).reshape(lead + (-1,))
