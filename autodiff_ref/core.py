@@ -181,7 +181,7 @@ class Tracer:
     def astype(self, dtype, copy=True):
         if np.dtype(dtype).kind != "f":
             raise TypeError(dropped(f"x.astype({np.dtype(dtype)})"))
-        return self
+        return self if np.dtype(dtype) == self.dtype else astype(self, dtype=np.dtype(dtype))
 
 
 def dropped(what):
@@ -476,6 +476,7 @@ untake = Primitive("untake", _untake)
 where = Primitive("where", lambda condition, x, y: np.where(condition, x, y))
 concatenate = Primitive("concatenate", lambda *xs, axis=0: np.concatenate(xs, axis=axis))
 cumsum = Primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis))
+astype = Primitive("astype", lambda x, dtype: np.asarray(x, dtype=dtype)[()] if np.ndim(x) == 0 else x.astype(dtype))
 
 UFUNC_PRIMITIVES = {
     np.add: add, np.subtract: subtract, np.multiply: multiply, np.true_divide: divide,

@@ -251,6 +251,7 @@ defjvp(core.getitem,  lambda t, ans, x, index: core.getitem(t, index=_index_with
 defjvp(core.untake,   lambda t, ans, g, index, shape:
                       core.untake(t, index=_index_with_directions(index, t, g), shape=_with_directions(t, g, shape)))
 defjvp(core.cumsum,   lambda t, ans, x, axis: core.cumsum(t, axis=axis))
+defjvp(core.astype,   lambda t, ans, x, dtype: core.astype(t, dtype=dtype))
 jvp_rules[core.concatenate] = _concatenate_rule
 
 

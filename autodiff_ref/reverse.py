@@ -482,6 +482,7 @@ defvjp(core.broadcast_to, lambda g, ans, x, shape: _unbroadcast(g, x))
 defvjp(core.getitem,  lambda g, ans, x, index: core.untake(g, index=index, shape=np.shape(primal(x))))
 defvjp(core.untake,   lambda g, ans, t, index, shape: core.getitem(g, index=index))
 defvjp(core.cumsum,   lambda g, ans, x, axis: _reversed(core.cumsum(_reversed(g, axis), axis=axis), axis))
+defvjp(core.astype,   lambda g, ans, x, dtype: core.astype(g, dtype=getattr(primal(x), "dtype", np.float64)))
 
 
 def _reversed(a, axis):
@@ -496,7 +497,7 @@ def _reversed(a, axis):
 RESIDUALS = {
     **dict.fromkeys([core.add, core.subtract, core.negative, core.degrees, core.radians, core.sum_,
                      core.reshape, core.transpose, core.broadcast_to, core.getitem, core.untake,
-                     core.cumsum, core.concatenate], ()),
+                     core.cumsum, core.concatenate, core.astype], ()),
     **dict.fromkeys([core.exp, core.tan, core.tanh, core.sqrt, core.expm1, core.exp2, core.cbrt,
                      core.reciprocal], ("ans",)),
     **dict.fromkeys([core.log, core.sin, core.cos, core.sinh, core.cosh, core.square, core.absolute,

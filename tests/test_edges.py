@@ -223,6 +223,16 @@ def test_float32_in_float32_out(dtype):
     assert grad(f)(np.float32(0.5)).dtype == np.float32
 
 
+def test_astype_float32_casts_value_and_derivative():
+    x = np.array([0.5, 1.5])
+    value, tangent = jvp(lambda v: (v * v).astype(np.float32), (x,), (np.ones(2),))
+    assert value.dtype == np.float32 and tangent.dtype == np.float32
+    np.testing.assert_allclose(tangent, 2 * x, rtol=1e-6)
+    assert_close(grad(lambda v: np.sum(v.astype(np.float32)).astype(float) * 2.0)(x), np.full(2, 2.0))
+    with pytest.raises(TypeError, match="drop its derivative"):
+        grad(lambda v: np.sum(v.astype(int)))(x)
+
+
 def test_python_floats_stay_python_floats():
     assert type(grad(lambda x: x * x)(3.0)) is float
     assert type(grad(np.sin)(3.0)) is float

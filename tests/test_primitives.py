@@ -413,6 +413,8 @@ def _more_cases(add):
         ("methods var std clip cumsum astype copy",
          lambda x: x.var(axis=0) + x.std(axis=1, keepdims=True) + x.clip(-1.3, 1.3) + x.cumsum(axis=0)
          + x.astype(float).copy(), args(separated((2, 3)).map(lambda a: a[0]))),
+        # (float32 rounding is beyond the checker's tolerances: tests/test_edges.py checks astype(float32))
+        ("core.astype", lambda x: core.astype(x * x, dtype=np.dtype(np.float64)) * x.astype(float), x3),
         ("np.array of tracers", lambda x: np.array([x[0], x[1] ** 2, 3.0]), x3),
         ("object loops", lambda x: np.exp(np.array([x[0], x[1] * x[2]])) * np.asarray(x)[:2], x3),
     ]
