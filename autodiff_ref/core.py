@@ -187,8 +187,9 @@ class Tracer:
 def dropped(what):
     """The message for a conversion that would drop the derivative of a traced value."""
     return (f"{what} would drop its derivative: x is a traced value (so would math.sin(x), "
-            f"math.exp(x), ... and writing x into a numpy array, y[0] = x). Use numpy functions (np.sin); build arrays with np.stack([...]) or "
-            f"np.array([...]) without a dtype; update an array functionally, "
+            f"math.exp(x), ... and writing x into a numpy array, y[0] = x). Use numpy functions "
+            f"(np.sin); build arrays with np.stack([...]) or np.array([...]) without a dtype; "
+            f"update an array functionally, "
             f"y = np.where(np.arange(len(y)) == 0, x, y) or np.concatenate([x[None], y[1:]]); "
             f"autodiff_ref.core.primal(x) gives the plain value on purpose")
 
@@ -248,6 +249,21 @@ def as_float(x, what="argument"):
     if arr.dtype.kind != "f":
         raise TypeError(f"{what} must be a float or an array of floats, got {type(x).__name__} {x!r:.60}")
     return arr
+
+
+def cast_like(d, x):
+    """The derivative `d` (a tangent or cotangent) with the type of x: a Python float for a
+    Python float, x's dtype for a float32 (or float16) x, so float32 in gives float32 out."""
+    if d.__class__ is np.ndarray and x.__class__ is np.ndarray and d.dtype == x.dtype:
+        return d
+    if isinstance(d, Tracer) or isinstance(x, Tracer):
+        return d
+    if x.__class__ is float:
+        return float(d) if np.ndim(d) == 0 else d
+    dtype = np.result_type(x)
+    if dtype.kind == "f" and dtype != np.float64 and np.result_type(d) != dtype:
+        return np.asarray(d).astype(dtype)
+    return d
 
 
 def numpy_scalar(v, like):

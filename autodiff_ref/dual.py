@@ -332,19 +332,9 @@ def jvp(f, primals, tangents, has_aux=False):
     leaves, out_def = tree.flatten(out)
     pairs = [_split(o, level) for o in leaves]
     values = [p for p, _ in pairs]
-    tangent_out = [_like(_zero_if_none(t, p, duals), p) for p, t in pairs]
+    tangent_out = [core.cast_like(_zero_if_none(t, p, duals), p) for p, t in pairs]
     result = tree.unflatten(out_def, values), tree.unflatten(out_def, tangent_out)
     return result + (tree.strip(aux, level),) if has_aux else result
-
-
-def _like(d, value):
-    """A derivative with the dtype of `value` (a float32 value gets a float32 derivative)."""
-    if isinstance(d, Tracer) or isinstance(value, Tracer):
-        return d
-    dtype = np.result_type(value)
-    if dtype.kind == "f" and dtype != np.float64 and np.result_type(d) != dtype:
-        return np.asarray(d).astype(dtype)
-    return d
 
 
 def _zero_if_none(tangent, value, duals):

@@ -541,21 +541,6 @@ def _float_dtype(x):
     return dtype if dtype.kind == "f" else np.float64
 
 
-def _like(ct, x):
-    """The cotangent `ct` of input x with x's type: a Python float for a Python float,
-    x's dtype for a float32 (or float16) x."""
-    if ct.__class__ is np.ndarray and x.__class__ is np.ndarray and ct.dtype == x.dtype:
-        return ct
-    if isinstance(ct, Tracer) or isinstance(x, Tracer):
-        return ct
-    if x.__class__ is float:
-        return float(ct) if np.ndim(ct) == 0 else ct
-    dtype = np.result_type(x)
-    if dtype.kind == "f" and dtype != np.float64 and np.result_type(ct) != dtype:
-        return np.asarray(ct).astype(dtype)
-    return ct
-
-
 def vjp(f, *primals, has_aux=False, **kwargs):
     r"""Evaluate f on a tape; return ``(f(x), pullback)``.
 
@@ -607,7 +592,7 @@ def vjp(f, *primals, has_aux=False, **kwargs):
                                  f"but the output has shape {np.shape(primal(v))}; they must match")
         seeds = [(row, _as_float(ct)) for row, ct in zip(rows, ct_leaves) if row is not None]
         adjoints = tape.sweep_from(seeds) if seeds else [None] * len(tape)
-        grads = [_like(_zeros_like(b.value) if adjoints[b.index] is None else adjoints[b.index], b.value)
+        grads = [core.cast_like(_zeros_like(b.value) if adjoints[b.index] is None else adjoints[b.index], b.value)
                  for b in boxes]
         return tuple(tree.unflatten(in_def, grads))
     return (value, pullback, aux) if has_aux else (value, pullback)
