@@ -40,11 +40,38 @@ class Primitive:
 
 
 _levels = itertools.count(1)
+_live_levels = {0}  # level 0: Duals built by hand, Dual(x, v), are always live
 
 
 def new_level():
-    """A level above every transformation started so far."""
-    return next(_levels)
+    """A level above every transformation started so far; live until :func:`end_level`."""
+    level = next(_levels)
+    _live_levels.add(level)
+    return level
+
+
+def end_level(level):
+    """The transformation of `level` has returned: its tracers may no longer be used."""
+    _live_levels.discard(level)
+
+
+def is_live(level):
+    return level in _live_levels
+
+
+class UnexpectedTracerError(TypeError):
+    """A tracer outlived its transformation (like JAX's error of the same name)."""
+
+
+def escaped(kind, level, prim=None):
+    """The error for a tracer (`kind` "Dual" or "Box") of a finished transformation met again in `prim`."""
+    call = "jvp/jacfwd/derivative" if kind == "Dual" else "grad/vjp/jacrev"
+    return UnexpectedTracerError(
+        f"a traced value ({kind}, level {level}) of a {call} call that has already returned "
+        f"was used again{'' if prim is None else f' in primitive {prim!r}'}. A tracer lives only while "
+        f"its transformation runs; this one was probably saved outside the function (a global, a "
+        f"list.append, self.attribute). Return it from the function instead (has_aux=True returns "
+        f"extra outputs), or save autodiff_ref.core.primal(x), its plain value")
 
 
 class Tracer:
@@ -109,14 +136,22 @@ class Tracer:
     __hash__ = None
 
     def __bool__(self): return bool(primal(self))
-    def __float__(self):
-        raise TypeError(
-            f"float() of a traced value would drop its derivative (this happens inside math.sin, "
-            f"math.exp, … and when a traced value is written into a numpy array, b[0] = x). "
-            f"Use numpy functions (np.sin) and build arrays with np.stack; "
-            f"autodiff_ref.core.primal(x) gives the plain value on purpose")
-    def __int__(self): return int(primal(self))
+    def __float__(self): raise TypeError(dropped("float(x)"))
+    def __int__(self): raise TypeError(dropped("int(x)"))
+    def item(self): raise TypeError(dropped("x.item()"))
     def __index__(self): return operator.index(primal(self))
+
+    def __array__(self, dtype=None, copy=None):
+        """numpy asks for a plain array: refused for a numeric dtype (it would drop the
+        derivative); an object array of scalar tracers otherwise, which is how
+        ``np.array([x[0], x[1] ** 2])`` builds an array of traced values."""
+        if dtype is not None and np.dtype(dtype) != object:
+            raise TypeError(dropped(f"np.array(x, dtype={np.dtype(dtype)}) (also np.float64(x), "
+                                    "np.asarray(x, dtype=float), y[i:j] = x)"))
+        out = np.empty(self.shape, dtype=object)
+        for i in np.ndindex(self.shape):
+            out[i] = self[i] if i else self
+        return out
 
     # -- array methods, delegating to the numpy functions ----------------
     shape = property(lambda self: np.shape(primal(self)))
@@ -138,7 +173,48 @@ class Tracer:
     def ravel(self): return reshape(self, shape=(-1,))
     def flatten(self): return reshape(self, shape=(-1,))
     def squeeze(self, axis=None): return np.squeeze(self, axis=axis)
-    def item(self): return primal(self).item()
+    def var(self, axis=None, keepdims=False, ddof=0): return np.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+    def std(self, axis=None, keepdims=False, ddof=0): return np.std(self, axis=axis, keepdims=keepdims, ddof=ddof)
+    def clip(self, min=None, max=None): return _clip(self, min, max)
+    def cumsum(self, axis=None): return np.cumsum(self, axis=axis)
+    def copy(self): return self
+    def astype(self, dtype, copy=True):
+        if np.dtype(dtype).kind != "f":
+            raise TypeError(dropped(f"x.astype({np.dtype(dtype)})"))
+        return self if np.dtype(dtype) == self.dtype else astype(self, dtype=np.dtype(dtype))
+
+
+def dropped(what):
+    """The message for a conversion that would drop the derivative of a traced value."""
+    return (f"{what} would drop its derivative: x is a traced value (so would math.sin(x), "
+            f"math.exp(x), ... and writing x into a numpy array, y[0] = x). Use numpy functions "
+            f"(np.sin); build arrays with np.stack([...]) or np.array([...]) without a dtype; "
+            f"update an array functionally, "
+            f"y = np.where(np.arange(len(y)) == 0, x, y) or np.concatenate([x[None], y[1:]]); "
+            f"autodiff_ref.core.primal(x) gives the plain value on purpose")
+
+
+def from_objects(arr):
+    """An object array holding tracers (built by ``np.array([x, y])``) as one tracer."""
+    shape = arr.shape
+    items = [reshape(e, shape=(1,)) if isinstance(e, Tracer) else np.reshape(_number(e), (1,))
+             for e in arr.ravel()]
+    if not items:
+        return np.zeros(shape)
+    return reshape(concatenate(*items, axis=0), shape=shape)
+
+
+def _number(e):
+    if isinstance(e, (int, float, np.number)) and not isinstance(e, (bool, complex, np.complexfloating)):
+        return float(e)
+    raise TypeError(f"an array built from traced values holds {type(e).__name__} {e!r:.40}; "
+                    "every entry must be a real number")
+
+
+def has_tracers(arr):
+    """True for an object array (np.array of tracers) holding at least one tracer."""
+    return arr.__class__ is np.ndarray and arr.dtype.kind == "O" and \
+        any(isinstance(e, Tracer) for e in arr.flat)
 
 
 def _qualified(func):
@@ -166,9 +242,34 @@ def as_float(x, what="argument"):
     arr = np.asarray(x)
     if arr.dtype.kind in "biu":
         return arr.astype(float)
-    if arr.dtype.kind not in "fc":
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{what} is complex ({arr.dtype}); autodiff_ref differentiates real functions "
+                        "only. Split z into its real and imaginary parts and pass them as two real "
+                        "arguments (f(x, y) with z = x + 1j*y), or use JAX or torch for complex AD")
+    if arr.dtype.kind != "f":
         raise TypeError(f"{what} must be a float or an array of floats, got {type(x).__name__} {x!r:.60}")
     return arr
+
+
+def cast_like(d, x):
+    """The derivative `d` (a tangent or cotangent) with the type of x: a Python float for a
+    Python float, x's dtype for a float32 (or float16) x, so float32 in gives float32 out."""
+    if d.__class__ is np.ndarray and x.__class__ is np.ndarray and d.dtype == x.dtype:
+        return d
+    if isinstance(d, Tracer) or isinstance(x, Tracer):
+        return d
+    if x.__class__ is float:
+        return float(d) if np.ndim(d) == 0 else d
+    dtype = np.result_type(x)
+    if dtype.kind == "f" and dtype != np.float64 and np.result_type(d) != dtype:
+        return np.asarray(d).astype(dtype)
+    return d
+
+
+def numpy_scalar(v, like):
+    """The Python float v as a numpy scalar of `like`'s float dtype (float64 for a Python float)."""
+    dtype = np.result_type(primal(like))
+    return (dtype.type if dtype.kind == "f" else np.float64)(v)
 
 
 def argnums_tuple(argnums, nargs, who):
@@ -190,12 +291,21 @@ def argnums_tuple(argnums, nargs, who):
     return nums
 
 
+_OBJECT = np.dtype(object)
+
+
 def bind(prim, *args, **params):
     """Apply `prim`: by the top-level tracer among `args` or, if none, by numpy."""
     top = None
+    objects = False
     for x in args:
-        if isinstance(x, Tracer) and (top is None or x.level > top.level):
-            top = x
+        if isinstance(x, Tracer):
+            if top is None or x.level > top.level:
+                top = x
+        elif x.__class__ is np.ndarray and x.dtype is _OBJECT:
+            objects = True
+    if objects:  # an np.array([...]) of tracers among the arguments: one tracer instead
+        return bind(prim, *[from_objects(x) if has_tracers(x) else x for x in args], **params)
     if top is None:
         return prim.impl(*args, **params)
     return top.process(prim, args, params)
@@ -227,6 +337,59 @@ def _is_basic(index):
     """True for numpy's basic indexing (ints, slices, ``...``, ``None``)."""
     items = index if isinstance(index, tuple) else (index,)
     return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
+
+
+def takes_first(x, y, largest=True, nan_loses=False):
+    r"""1.0 where max(x, y) (min(x, y) if not `largest`) is x, else 0.0: a tie goes to x.
+
+    **Derivatives at kinks: the one convention of autodiff_ref.** At a tie the
+    whole derivative goes to the entry numpy itself selects: the *first* of
+    equal values, as ``np.argmax``/``np.argmin`` return the first. Elsewhere a
+    kink gets the derivative of numpy's own sign function.
+
+    ==============================  =====================================================
+    ``maximum(x, y)``, ``minimum``  x = y: all to x, the first argument
+    ``fmax``, ``fmin``              the same; a NaN loses against a number
+    ``max``, ``min`` (reductions)   tied entries: all to the first (``np.argmax``'s)
+    ``clip(x, lo, hi)``             x = lo or x = hi: 1 (clip is maximum(x, lo), then
+                                    minimum(·, hi): x is their first argument)
+    ``abs(x)``                      x = 0: 0 (``np.sign(0)``)
+    ``sqrt(x)``                     x = 0: inf (the one-sided slope is unbounded)
+    ``sign, floor, ceil, rint,      0 everywhere (the jumps have no derivative)
+    trunc, round, fix``
+    ==============================  =====================================================
+
+    Why: every entry is a valid one-sided derivative (a subgradient for max,
+    min, clip and abs), so no rule invents a slope numpy's function does not
+    have; ``x[np.argmax(x)]`` and ``np.max(x)`` get the same derivative; clip
+    agrees with ``torch.clamp``; and the course's lesson 8 teaches what such a
+    convention does to the "stable" softplus ``maximum(z, 0) + log1p(exp(−|z|))``
+    at z = 0 (AD gives 1 − y there, not σ(0) − y), which needs exactly this
+    one. JAX and torch's maximum split a tie ½/½ instead: they are not oracles
+    at ties (tests/test_edges.py checks against np.argmax and torch.clamp).
+    """
+    x, y = primal(x), primal(y)
+    wins = np.greater_equal(x, y) if largest else np.less_equal(x, y)
+    if nan_loses:  # fmax, fmin: a NaN loses against any number
+        wins = (wins | np.isnan(y)) & ~(np.isnan(x) & ~np.isnan(y))
+    return wins * 1.0
+
+
+def first_extremum(x, ans, axis=None, keepdims=False):
+    """The one-hot mask (floats, shaped like x) of the entry a max/min over `axis` takes: the
+    first in C order among those equal to `ans`, as np.argmax picks (see :func:`takes_first`)."""
+    xp = np.asarray(primal(x))
+    axes = _normalize_axis(axis, xp.ndim)
+    extremum = np.asarray(primal(ans))
+    hit = xp == (extremum if keepdims else np.expand_dims(extremum, axes))
+    if np.count_nonzero(hit) == extremum.size:   # no ties (the usual case): hit is the mask
+        return hit * 1.0
+    rest = tuple(a for a in range(xp.ndim) if a not in axes)
+    lead = tuple(xp.shape[a] for a in rest)
+    rows = np.transpose(hit, rest + axes).reshape(lead + (-1,))
+    first = rows & (np.cumsum(rows, axis=-1) == 1)
+    first = first.reshape(lead + tuple(xp.shape[a] for a in axes))
+    return np.transpose(first, np.argsort(rest + axes)) * 1.0
 
 
 def lowered_exponent(y):
@@ -297,6 +460,25 @@ arctan = Primitive("arctan", np.arctan)
 log1p = Primitive("log1p", np.log1p)
 expm1 = Primitive("expm1", np.expm1)
 matmul = Primitive("matmul", np.matmul)
+arcsin = Primitive("arcsin", np.arcsin)
+arccos = Primitive("arccos", np.arccos)
+arcsinh = Primitive("arcsinh", np.arcsinh)
+arccosh = Primitive("arccosh", np.arccosh)
+arctanh = Primitive("arctanh", np.arctanh)
+log2 = Primitive("log2", np.log2)
+log10 = Primitive("log10", np.log10)
+exp2 = Primitive("exp2", np.exp2)
+cbrt = Primitive("cbrt", np.cbrt)
+reciprocal = Primitive("reciprocal", lambda x: np.reciprocal(np.asarray(x, dtype=float) if np.ndim(x) else float(x)))
+degrees = Primitive("degrees", np.degrees)
+radians = Primitive("radians", np.radians)
+hypot = Primitive("hypot", np.hypot)
+arctan2 = Primitive("arctan2", np.arctan2)
+logaddexp = Primitive("logaddexp", np.logaddexp)
+logaddexp2 = Primitive("logaddexp2", np.logaddexp2)
+fmax = Primitive("fmax", np.fmax)
+fmin = Primitive("fmin", np.fmin)
+remainder = Primitive("remainder", np.remainder)
 
 sum_ = Primitive("sum", _reduce(np.sum))
 amax = Primitive("max", _reduce(np.max))
@@ -309,6 +491,8 @@ getitem = Primitive("getitem", lambda x, index: x[index])
 untake = Primitive("untake", _untake)
 where = Primitive("where", lambda condition, x, y: np.where(condition, x, y))
 concatenate = Primitive("concatenate", lambda *xs, axis=0: np.concatenate(xs, axis=axis))
+cumsum = Primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis))
+astype = Primitive("astype", lambda x, dtype: np.asarray(x, dtype=dtype)[()] if np.ndim(x) == 0 else x.astype(dtype))
 
 UFUNC_PRIMITIVES = {
     np.add: add, np.subtract: subtract, np.multiply: multiply, np.true_divide: divide,
@@ -316,11 +500,24 @@ UFUNC_PRIMITIVES = {
     np.exp: exp, np.log: log, np.sin: sin, np.cos: cos, np.tan: tan, np.tanh: tanh,
     np.sinh: sinh, np.cosh: cosh, np.sqrt: sqrt, np.square: square,
     np.absolute: absolute, np.arctan: arctan, np.log1p: log1p, np.expm1: expm1,
-    np.matmul: matmul,
+    np.matmul: matmul, np.arcsin: arcsin, np.arccos: arccos, np.arcsinh: arcsinh,
+    np.arccosh: arccosh, np.arctanh: arctanh, np.log2: log2, np.log10: log10, np.exp2: exp2,
+    np.cbrt: cbrt, np.reciprocal: reciprocal, np.degrees: degrees, np.rad2deg: degrees,
+    np.radians: radians, np.deg2rad: radians, np.hypot: hypot, np.arctan2: arctan2,
+    np.fmax: fmax, np.fmin: fmin, np.remainder: remainder,
+    # np.logaddexp and np.logaddexp2 have their primitives (logaddexp, logaddexp2) and rules, but
+    # are not dispatched yet: lesson 8 grades np.logaddexp in bce_with_logits as "no rule in our
+    # library" (autograder/lessons/lesson8.py, tests/test_lesson8_checks.py). Add them here
+    # together with that lesson's update.
 }
+#: x.sin(), x.exp(), ...: what numpy's object-dtype loops call on each tracer. Methods, not a
+#: __getattr__: a class with __getattr__ makes every attribute lookup slower (B1 lost 25 %).
+OBJECT_LOOP_METHODS = {u.__name__: u for u in UFUNC_PRIMITIVES if u.nin == 1}
+for _name, _ufunc in OBJECT_LOOP_METHODS.items():
+    setattr(Tracer, _name, lambda self, _ufunc=_ufunc: _ufunc(self))
 NONDIFFERENTIABLE_UFUNCS = {
     np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
-    np.sign, np.floor, np.ceil, np.rint, np.isfinite, np.isnan, np.isinf,
+    np.sign, np.floor, np.ceil, np.rint, np.trunc, np.isfinite, np.isnan, np.isinf,
     np.logical_and, np.logical_or, np.logical_not,
 }
 
@@ -360,9 +557,16 @@ def _mean(x, axis=None, keepdims=False, **options):
 
 
 def _dot(a, b):
-    if np.ndim(primal(a)) == 0 or np.ndim(primal(b)) == 0:
+    r"""numpy's dot: a product for scalars, matmul for b of 1 or 2 axes, and for an N-D b
+    the sum over a's last axis and b's second-to-last, ``dot(a, b)[i, j, k, m] = Σₙ a[i, j, n] b[k, n, m]``."""
+    na, nb = np.ndim(primal(a)), np.ndim(primal(b))
+    if na == 0 or nb == 0:
         return multiply(a, b)
-    return matmul(a, b)
+    if nb <= 2:
+        return matmul(a, b)
+    sb = np.shape(primal(b))
+    columns = reshape(_moveaxis(b, -2, 0), shape=(sb[-2], -1))   # (n, everything else)
+    return reshape(matmul(a, columns), shape=np.shape(primal(a))[:-1] + sb[:-2] + sb[-1:])
 
 
 def _stack(arrays, axis=0):
@@ -390,8 +594,14 @@ def _squeeze(x, axis=None):
 
 
 def _moveaxis(x, source, destination):
-    order = [a for a in range(np.ndim(primal(x))) if a != source % np.ndim(primal(x))]
-    order.insert(destination % np.ndim(primal(x)), source % np.ndim(primal(x)))
+    n = np.ndim(primal(x))
+    source = [a % n for a in (source if isinstance(source, (tuple, list)) else (source,))]
+    destination = [a % n for a in (destination if isinstance(destination, (tuple, list)) else (destination,))]
+    if len(source) != len(destination):
+        raise ValueError("numpy.moveaxis: source and destination must have the same number of axes")
+    order = [a for a in range(n) if a not in source]
+    for dest, src in sorted(zip(destination, source)):
+        order.insert(dest, src)
     return transpose(x, axes=tuple(order))
 
 
@@ -409,16 +619,6 @@ def _nondiff(f):
     return lambda *args, **kw: f(*[primal(a) for a in args], **{k: primal(v) for k, v in kw.items()})
 
 
-def _norm(x, ord=None, axis=None, keepdims=False):
-    """The 2-norm of vectors and the Frobenius norm of matrices: sqrt(Σ x²) over `axis`."""
-    ndim = np.ndim(primal(x))
-    matrix = (axis is None and ndim == 2) or (isinstance(axis, tuple) and len(axis) == 2)
-    # ord=2 of a matrix is its largest singular value, not sqrt(Σ x²); 'fro' is for matrices only
-    if ord is None or (ord == 2 and not matrix) or (ord == "fro" and matrix):
-        return sqrt(sum_(multiply(x, x), axis=axis, keepdims=keepdims))
-    return _unsupported(f"numpy.linalg.norm with ord={ord!r} of a {'matrix' if matrix else 'vector'}")
-
-
 FUNCTIONS = {
     np.sum: _reduction("sum", sum_),
     np.mean: _mean,
@@ -431,7 +631,7 @@ FUNCTIONS = {
     np.reshape: _reshape,
     np.transpose: lambda x, axes=None: transpose(x, axes=axes),
     np.broadcast_to: lambda x, shape: broadcast_to(x, shape=tuple(shape)),
-    np.where: lambda condition, x, y: where(primal(condition), x, y),
+    np.where: lambda condition, x, y: where(np.asarray(primal(condition), dtype=bool), x, y),
     np.concatenate: _concatenate,
     np.stack: _stack,
     np.expand_dims: expand_dims,
@@ -445,7 +645,6 @@ FUNCTIONS = {
     np.full_like: _nondiff(np.full_like), np.argmax: _nondiff(np.argmax),
     np.argmin: _nondiff(np.argmin), np.isclose: _nondiff(np.isclose),
     np.allclose: _nondiff(np.allclose), np.result_type: _nondiff(np.result_type),
-    np.linalg.norm: _norm,
 }
 
 

@@ -16,7 +16,7 @@ whole Jacobian when the k directions are the identity.
 """
 import numpy as np
 
-from . import core
+from . import core, tree
 from .core import Tracer, primal
 
 
@@ -50,6 +50,8 @@ class Dual(Tracer):
 
     def process(self, prim, args, params):
         level = self.level
+        if level not in core._live_levels:
+            raise core.escaped("Dual", level, prim)
         mine = [isinstance(x, Dual) and x.level == level for x in args]
         primals = [x.value if m else x for x, m in zip(args, mine)]
         tangents = [x.tangent if m else None for x, m in zip(args, mine)]
@@ -132,10 +134,9 @@ def _matmul_right(t, x, y):
 
 
 def _reduce_rule(t, ans, x, axis=None, keepdims=False):
-    """Tangent of max/min: the mean of the tangents of the entries that attain it."""
+    """Tangent of max/min: the tangent of the entry that attains it (the first of ties)."""
     axes = core._normalize_axis(axis, np.ndim(primal(x)))
-    hit = primal(x) == np.expand_dims(primal(ans), axes) if not keepdims else primal(x) == primal(ans)
-    hit = hit / np.sum(hit, axis=axes, keepdims=True)
+    hit = core.first_extremum(x, ans, axis, keepdims)
     if _batched(t, x):
         hit = hit[..., None]
     return core.sum_(t * hit, axis=axes, keepdims=keepdims)
@@ -171,7 +172,10 @@ def _with_directions(t, x, shape):
 ELEMENTWISE = {core.add, core.subtract, core.multiply, core.divide, core.power, core.negative,
                core.maximum, core.minimum, core.exp, core.log, core.sin, core.cos, core.tan,
                core.tanh, core.sinh, core.cosh, core.sqrt, core.square, core.absolute,
-               core.arctan, core.log1p, core.expm1, core.where}
+               core.arctan, core.log1p, core.expm1, core.where, core.arcsin, core.arccos,
+               core.arcsinh, core.arccosh, core.arctanh, core.log2, core.log10, core.exp2, core.cbrt,
+               core.reciprocal, core.degrees, core.radians, core.hypot, core.arctan2,
+               core.logaddexp, core.logaddexp2, core.fmax, core.fmin, core.remainder}
 
 #: primitive -> one rule per input: rule(tangent of that input, ans, *primals, **params)
 jvp_rules = {}
@@ -188,10 +192,10 @@ defjvp(core.divide,   lambda t, ans, x, y: t / y,      lambda t, ans, x, y: -t *
 defjvp(core.power,    lambda t, ans, x, y: t * y * x ** core.lowered_exponent(y),
                       lambda t, ans, x, y: t * ans * core.log_of_base(x))
 defjvp(core.negative, lambda t, ans, x: -t)
-defjvp(core.maximum,  lambda t, ans, x, y: t * (primal(x) >= primal(y)),
-                      lambda t, ans, x, y: t * (primal(x) < primal(y)))
-defjvp(core.minimum,  lambda t, ans, x, y: t * (primal(x) <= primal(y)),
-                      lambda t, ans, x, y: t * (primal(x) > primal(y)))
+defjvp(core.maximum,  lambda t, ans, x, y: t * core.takes_first(x, y),
+                      lambda t, ans, x, y: t * (1 - core.takes_first(x, y)))
+defjvp(core.minimum,  lambda t, ans, x, y: t * core.takes_first(x, y, False),
+                      lambda t, ans, x, y: t * (1 - core.takes_first(x, y, False)))
 defjvp(core.exp,      lambda t, ans, x: t * ans)
 defjvp(core.log,      lambda t, ans, x: t / x)
 defjvp(core.sin,      lambda t, ans, x: t * np.cos(x))
@@ -206,9 +210,30 @@ defjvp(core.absolute, lambda t, ans, x: t * np.sign(primal(x)))
 defjvp(core.arctan,   lambda t, ans, x: t / (1 + x * x))
 defjvp(core.log1p,    lambda t, ans, x: t / (1 + x))
 defjvp(core.expm1,    lambda t, ans, x: t * (ans + 1))
-defjvp(core.where,    None,
-                      lambda t, ans, c, x, y: t * c,
-                      lambda t, ans, c, x, y: t * ~np.asarray(c, bool))
+defjvp(core.arcsin,   lambda t, ans, x: t / np.sqrt(1 - x * x))
+defjvp(core.arccos,   lambda t, ans, x: -t / np.sqrt(1 - x * x))
+defjvp(core.arcsinh,  lambda t, ans, x: t / np.sqrt(x * x + 1))
+defjvp(core.arccosh,  lambda t, ans, x: t / np.sqrt(x * x - 1))
+defjvp(core.arctanh,  lambda t, ans, x: t / (1 - x * x))
+defjvp(core.log2,     lambda t, ans, x: t / (x * np.log(2.0)))
+defjvp(core.log10,    lambda t, ans, x: t / (x * np.log(10.0)))
+defjvp(core.exp2,     lambda t, ans, x: t * ans * np.log(2.0))
+defjvp(core.cbrt,     lambda t, ans, x: t / (3 * ans * ans))
+defjvp(core.reciprocal, lambda t, ans, x: -t * ans * ans)
+defjvp(core.degrees,  lambda t, ans, x: t * (180 / np.pi))
+defjvp(core.radians,  lambda t, ans, x: t * (np.pi / 180))
+defjvp(core.hypot,    lambda t, ans, x, y: t * x / ans,        lambda t, ans, x, y: t * y / ans)
+defjvp(core.arctan2,  lambda t, ans, x, y: t * y / (x * x + y * y), lambda t, ans, x, y: -t * x / (x * x + y * y))
+defjvp(core.logaddexp, lambda t, ans, x, y: t * np.exp(x - ans), lambda t, ans, x, y: t * np.exp(y - ans))
+defjvp(core.logaddexp2, lambda t, ans, x, y: t * np.exp2(x - ans), lambda t, ans, x, y: t * np.exp2(y - ans))
+defjvp(core.fmax,     lambda t, ans, x, y: t * core.takes_first(x, y, nan_loses=True),
+                      lambda t, ans, x, y: t * (1 - core.takes_first(x, y, nan_loses=True)))
+defjvp(core.fmin,     lambda t, ans, x, y: t * core.takes_first(x, y, False, nan_loses=True),
+                      lambda t, ans, x, y: t * (1 - core.takes_first(x, y, False, nan_loses=True)))
+defjvp(core.remainder, lambda t, ans, x, y: t,              lambda t, ans, x, y: -t * np.floor(primal(x) / primal(y)))
+defjvp(core.where,    None,   # where, not t·c: inf or nan in the branch not taken stays out
+                      lambda t, ans, c, x, y: core.where(c, t, 0.0),
+                      lambda t, ans, c, x, y: core.where(c, 0.0, t))
 defjvp(core.matmul,   lambda t, ans, x, y: _matmul_left(t, x, y),
                       lambda t, ans, x, y: _matmul_right(t, x, y))
 # Linear primitives: the tangent goes through the same operation.
@@ -225,6 +250,8 @@ defjvp(core.broadcast_to, _broadcast_rule)
 defjvp(core.getitem,  lambda t, ans, x, index: core.getitem(t, index=_index_with_directions(index, t, x)))
 defjvp(core.untake,   lambda t, ans, g, index, shape:
                       core.untake(t, index=_index_with_directions(index, t, g), shape=_with_directions(t, g, shape)))
+defjvp(core.cumsum,   lambda t, ans, x, axis: core.cumsum(t, axis=axis))
+defjvp(core.astype,   lambda t, ans, x, dtype: core.astype(t, dtype=dtype))
 jvp_rules[core.concatenate] = _concatenate_rule
 
 
@@ -236,19 +263,28 @@ def _maybe_expand(x, t):
 # The user-facing transformations
 # ----------------------------------------------------------------------------
 def _split(out, level):
-    """(primal, tangent) of an output of a function evaluated on duals at `level`."""
+    """(primal, tangent) of an output leaf of a function evaluated on duals at `level`."""
     if isinstance(out, Dual) and out.level == level:
         return out.value, out.tangent
+    if isinstance(out, Tracer) and not core.is_live(out.level):
+        raise core.escaped(type(out).__name__, out.level)
+    if not isinstance(out, Tracer) and np.asarray(out).dtype.kind not in "biuf":
+        raise TypeError(f"jvp: the function returned {type(out).__name__} {out!r:.60} "
+                        f"({np.asarray(out).dtype}); outputs must be floats, arrays of floats "
+                        "or tuples, lists and dicts of them")
     return out, None
 
 
-def jvp(f, primals, tangents):
+def jvp(f, primals, tangents, has_aux=False):
     r"""Jacobian-vector product: ``(f(x), J_f(x)·v)`` in one forward pass.
 
     `primals` and `tangents` are tuples of equal length, one entry per
-    argument of `f`, each tangent shaped like its primal (optionally with one
-    trailing axis of directions). An output that does not depend on the
-    inputs gets a zero tangent.
+    argument of `f`; each entry is a float, an array or a pytree of them
+    (nested tuples, lists, dicts), each tangent shaped like its primal
+    (optionally with one trailing axis of k directions). f may return a pytree;
+    the tangent has the same structure. An output that does not depend on the
+    inputs gets a zero tangent. With ``has_aux=True`` f returns
+    ``(output, aux)`` and jvp returns ``(f(x), J v, aux)``.
     """
     for name, given in (("primals", primals), ("tangents", tangents)):
         if not isinstance(given, (tuple, list)):
@@ -257,8 +293,15 @@ def jvp(f, primals, tangents):
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    primals = [_as_float(p, f"jvp: primal {i}") for i, p in enumerate(primals)]
-    tangents = [_as_float(t, f"jvp: tangent {i}") for i, t in enumerate(tangents)]
+    p_leaves, p_def = tree.flatten(primals)
+    t_leaves, t_def = tree.flatten(tangents)
+    if p_def != t_def:
+        raise ValueError(f"jvp: the tangents have the structure {t_def}, but the primals {p_def}; "
+                         "give one tangent per leaf of the primals, in the same structure")
+    primals = [_as_float(p, f"jvp: primal {i}") for i, p in enumerate(p_leaves)]
+    tangents = [_as_float(t, f"jvp: tangent {i}") for i, t in enumerate(t_leaves)]
+    # numpy scalars, so that t / 0 is inf (with numpy's warning) as in numpy, not ZeroDivisionError
+    tangents = [core.numpy_scalar(t, p) if t.__class__ is float else t for t, p in zip(tangents, primals)]
     directions = set()
     for i, (p, t) in enumerate(zip(primals, tangents)):
         pshape, tshape = np.shape(primal(p)), np.shape(primal(t))
@@ -276,12 +319,22 @@ def jvp(f, primals, tangents):
                          f"{[np.shape(primal(p)) for p in primals]}")
     level = core.new_level()
     duals = [Dual(p, t, level) for p, t in zip(primals, tangents)]
-    out = f(*duals)
-    if isinstance(out, tuple):
-        pairs = [_split(o, level) for o in out]
-        return tuple(p for p, _ in pairs), tuple(_zero_if_none(t, p, duals) for p, t in pairs)
-    value, tangent = _split(out, level)
-    return value, _zero_if_none(tangent, value, duals)
+    try:
+        out = tree.settle(f(*tree.unflatten(p_def, duals)))
+    except ValueError as error:  # numpy's words for y[i] = x, made ours
+        tree.explain_write(error)
+    except TypeError as error:  # numpy's words for np.sin(np.array([x, 2.0])), made ours
+        tree.explain_object_loop(error)
+    finally:
+        core.end_level(level)
+    if has_aux:
+        out, aux = tree.aux_pair(out, "jvp")
+    leaves, out_def = tree.flatten(out)
+    pairs = [_split(o, level) for o in leaves]
+    values = [p for p, _ in pairs]
+    tangent_out = [core.cast_like(_zero_if_none(t, p, duals), p) for p, t in pairs]
+    result = tree.unflatten(out_def, values), tree.unflatten(out_def, tangent_out)
+    return result + (tree.strip(aux, level),) if has_aux else result
 
 
 def _zero_if_none(tangent, value, duals):
@@ -295,45 +348,52 @@ def _as_float(x, what="argument"):
     return core.as_float(x, what)
 
 
-def jacfwd(f, argnums=0):
+def jacfwd(f, argnums=0, has_aux=False):
     r"""The Jacobian by forward mode: column j is the JVP along the j-th unit vector.
 
     All columns come from one pass: the tangent of each input carries the
-    identity as its trailing axis of directions. The result has shape
-    ``out.shape + x.shape`` (a tuple of such arrays when `argnums` is a tuple;
-    for an f returning a tuple, a tuple of those, one per output).
+    identity as its trailing axis of directions. For an array x and an array
+    output the result has shape ``out.shape + x.shape``; with a tuple
+    `argnums`, a tuple of those. Inputs and outputs may be pytrees: the result
+    is the output's structure holding, at each output leaf, the input's
+    structure of blocks (as in JAX). Keyword arguments pass through to f.
     """
-    def jacobian(*args):
+    def jacobian(*args, **kwargs):
         nums = core.argnums_tuple(argnums, len(args), "jacfwd")
         args = list(args)
-        sizes = [np.size(primal(args[i])) for i in nums]
+        selected = [args[i] for i in nums]
+        leaves, in_def = tree.flatten(tuple(selected))
+        leaves = [_as_float(x, f"jacfwd: argument {nums[0] if len(nums) == 1 else nums}") for x in leaves]
+        sizes = [np.size(primal(x)) for x in leaves]
         k = sum(sizes)
-        eye = np.eye(k)
-        primals, tangents, offset = [], [], 0
-        for i, n in zip(nums, sizes):
-            x = _as_float(args[i], f"jacfwd: argument {i}")
-            primals.append(x)
+        eye = np.eye(k, dtype=np.result_type(*[np.asarray(primal(x)).dtype for x in leaves]) if leaves else float)
+        tangents, offset = [], 0
+        for x, n in zip(leaves, sizes):
             tangents.append(eye[offset:offset + n].reshape(np.shape(primal(x)) + (k,)))
             offset += n
 
-        def f_of_selected(*selected):
-            for i, x in zip(nums, selected):
+        def f_of_selected(*chosen):
+            for i, x in zip(nums, chosen):
                 args[i] = x
-            return f(*args)
+            return f(*args, **kwargs)
 
-        out, t = jvp(f_of_selected, primals, tangents)
+        primals_tree = tree.unflatten(in_def, leaves)
+        tangents_tree = tree.unflatten(in_def, tangents)
+        result = jvp(f_of_selected, tuple(primals_tree), tuple(tangents_tree), has_aux=has_aux)
+        out, t = result[0], result[1]
 
-        def split(out, t):
-            out_shape = np.shape(primal(out))
-            jacs, offset = [], 0
-            for x, n in zip(primals, sizes):
-                piece = core.getitem(t, index=(Ellipsis, slice(offset, offset + n)))
-                jacs.append(core.reshape(piece, shape=out_shape + np.shape(primal(x))))
+        def split(o, ti):
+            out_shape = np.shape(primal(o))
+            blocks, offset = [], 0
+            for x, n in zip(leaves, sizes):
+                piece = core.getitem(ti, index=(Ellipsis, slice(offset, offset + n)))
+                blocks.append(core.reshape(piece, shape=out_shape + np.shape(primal(x))))
                 offset += n
-            return jacs[0] if isinstance(argnums, int) else tuple(jacs)
-        if isinstance(out, tuple):  # one Jacobian (or tuple of them) per output
-            return tuple(split(o, ti) for o, ti in zip(out, t))
-        return split(out, t)
+            per_arg = tree.unflatten(in_def, blocks)
+            return per_arg[0] if isinstance(argnums, int) else tuple(per_arg)
+        out_leaves, out_def = tree.flatten(out)
+        jac = tree.unflatten(out_def, [split(o, ti) for o, ti in zip(out_leaves, tree.leaves_of(t))])
+        return (jac, result[2]) if has_aux else jac
     return jacobian
 
 

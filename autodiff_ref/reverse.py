@@ -21,8 +21,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import core
+from . import core, tree
 from .core import Tracer, primal
+from .tree import aux_pair, explain_object_loop, explain_write, settle, strip
 
 
 class Entry(NamedTuple):
@@ -37,6 +38,36 @@ class Entry(NamedTuple):
 _NO_PARAMS = {}
 
 
+class Shape:
+    """What a tape in residual mode keeps of a value no rule reads: its shape and dtype
+    (the sweep sums cotangents to shapes; np.shape and np.ndim read these attributes)."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+    ndim = property(lambda self: len(self.shape))
+
+    @classmethod
+    def of(cls, value):
+        while isinstance(value, Tracer):
+            value = value.value
+        return cls(getattr(value, "shape", ()), getattr(value, "dtype", None))
+
+    def __repr__(self):
+        return f"Shape{self.shape}"
+
+
+class _Sealed(list):
+    """The primitive column of a tape whose transformation has returned: recording refused."""
+
+    __slots__ = ("level",)
+
+    def append(self, prim):
+        raise core.escaped("Box", self.level, prim)
+
+
 class Tape:
     """The Wengert list of one evaluation, stored column by column.
 
@@ -45,12 +76,15 @@ class Tape:
     garbage collector has to track.
     """
 
-    __slots__ = ("primitives", "parents", "args", "params", "values", "partials", "level")
+    __slots__ = ("primitives", "parents", "args", "params", "values", "partials", "level", "residuals")
 
-    def __init__(self, level):
+    def __init__(self, level, residuals=False):
         self.primitives, self.parents, self.args, self.params, self.values = [], [], [], [], []
         self.partials = []  # the elemental partials c_ij of scalar arithmetic rows, else None
         self.level = level
+        # True: keep of each row only what its VJP rule reads (RESIDUALS), shapes for the rest.
+        # vjp's tapes do; a tape to display (trace) or to replay (ode) keeps everything.
+        self.residuals = residuals
 
     def __len__(self):
         return len(self.values)
@@ -73,6 +107,12 @@ class Tape:
         self.values.append(value)
         return Box(value, self, len(self.values) - 1)
 
+    def seal(self):
+        """No more rows: the transformation returned, so a Box of this tape has escaped if used."""
+        sealed = _Sealed(self.primitives)
+        sealed.level = self.level
+        self.primitives = sealed
+
     def input(self, value):
         """A new input v₁₋ₙ … v₀ on the tape, boxed."""
         return self.record(None, (), (), _NO_PARAMS, value)
@@ -85,10 +125,17 @@ class Tape:
         once its adjoint has been passed on to its parents (memory then peaks
         lower: an adjoint lives only until it is used).
         """
+        return self.sweep_from([(index, cotangent)], keep_all)
+
+    def sweep_from(self, seeds, keep_all=False):
+        """The reverse sweep seeded at several rows: `seeds` lists (row, cotangent) pairs
+        (a pytree output has one row per leaf; a row listed twice gets the sum)."""
         primitives, parents, args, params, values, partials = (
             self.primitives, self.parents, self.args, self.params, self.values, self.partials)
         adjoints = [None] * len(values)
-        adjoints[index] = cotangent
+        for row, cotangent in seeds:
+            adjoints[row] = cotangent if adjoints[row] is None else adjoints[row] + cotangent
+        index = max((row for row, _ in seeds), default=-1)
         rules_of = vjp_rules
         for i in range(index, -1, -1):
             g = adjoints[i]
@@ -108,6 +155,8 @@ class Tape:
             if prim is None:
                 continue
             ans, a, kw = values[i], args[i], params[i]
+            if g.__class__ is float:  # so that g / 0 is inf, as in numpy, not ZeroDivisionError
+                g = core.numpy_scalar(g, ans)
             for rule, p in zip(rules_of[prim], parents[i]):
                 if p is None:
                     continue
@@ -183,7 +232,15 @@ class Box(Tracer):
             raise NotImplementedError(f"no reverse-mode (VJP) rule for primitive '{prim}'")
         parents = tuple(x.index if isinstance(x, Box) and x.tape is tape else None for x in args)
         values = tuple(x.value if p is not None else x for x, p in zip(args, parents))
-        return tape.record(prim, parents, values, params or _NO_PARAMS, prim(*values, **params))
+        ans = prim(*values, **params)
+        keep = RESIDUALS.get(prim) if tape.residuals else None
+        if keep is None:
+            return tape.record(prim, parents, values, params or _NO_PARAMS, ans)
+        box = tape.record(prim, parents, tuple(
+            v if p is None or i in keep else Shape.of(v) for i, (v, p) in enumerate(zip(values, parents))),
+            params or _NO_PARAMS, ans if "ans" in keep else Shape.of(ans))
+        box.value = ans  # the box (alive while f runs) has the value; the tape maybe only its shape
+        return box
 
     # Scalar arithmetic, the bulk of scalar programs, takes a fast path that
     # records the elemental partials cᵢⱼ = ∂vᵢ/∂vⱼ right away (Griewank's
@@ -208,9 +265,11 @@ class Box(Tracer):
             ans, c = x + y, _ONES
         elif prim is core.subtract:
             ans, c = x - y, _ONE_MINUS_ONE
-        else:
+        elif y:
             ans = x / y
             c = (1.0 / y, -ans / y)
+        else:  # x / 0: numpy's inf and warning, not Python's ZeroDivisionError
+            return None
         tape.primitives.append(prim)
         tape.parents.append((px, py))
         tape.args.append((x, y))
@@ -298,8 +357,7 @@ def _sum_vjp(g, ans, x, axis=None, keepdims=False):
 
 
 def _extremum_vjp(g, ans, x, axis=None, keepdims=False):
-    hit = primal(x) == _keepdims(primal(ans), x, axis, keepdims)
-    return _keepdims(g, x, axis, keepdims) * (hit / np.sum(hit, axis=core._normalize_axis(axis, np.ndim(hit)), keepdims=True))
+    return _keepdims(g, x, axis, keepdims) * core.first_extremum(x, ans, axis, keepdims)
 
 
 def _prod_vjp(g, ans, x, axis=None, keepdims=False):
@@ -339,6 +397,16 @@ def _matmul_vjp_right(g, ans, x, y):
     return _swap_last(x) @ g
 
 
+def _times_one_minus_square(g, a):
+    """g·(1 − a²), tanh's rule (a = tanh x). For plain arrays in one buffer: the MLP's backward
+    pass (benchmark B2) spends a visible part of its time allocating these temporaries."""
+    if g.__class__ is np.ndarray and a.__class__ is np.ndarray and g.shape == a.shape:
+        out = np.multiply(a, a)
+        np.subtract(1.0, out, out=out)
+        return np.multiply(out, g, out=out)
+    return g * (1 - a * a)
+
+
 def _concatenate_vjp(i):
     def rule(g, ans, *xs, axis=0):
         axis = axis % np.ndim(primal(ans))
@@ -360,16 +428,16 @@ defvjp(core.divide,   lambda g, ans, x, y: g / y,      lambda g, ans, x, y: -g *
 defvjp(core.power,    lambda g, ans, x, y: g * y * x ** core.lowered_exponent(y),
                       lambda g, ans, x, y: g * ans * core.log_of_base(x))
 defvjp(core.negative, lambda g, ans, x: -g)
-defvjp(core.maximum,  lambda g, ans, x, y: g * (primal(x) >= primal(y)),
-                      lambda g, ans, x, y: g * (primal(x) < primal(y)))
-defvjp(core.minimum,  lambda g, ans, x, y: g * (primal(x) <= primal(y)),
-                      lambda g, ans, x, y: g * (primal(x) > primal(y)))
+defvjp(core.maximum,  lambda g, ans, x, y: g * core.takes_first(x, y),
+                      lambda g, ans, x, y: g * (1 - core.takes_first(x, y)))
+defvjp(core.minimum,  lambda g, ans, x, y: g * core.takes_first(x, y, False),
+                      lambda g, ans, x, y: g * (1 - core.takes_first(x, y, False)))
 defvjp(core.exp,      lambda g, ans, x: g * ans)
 defvjp(core.log,      lambda g, ans, x: g / x)
 defvjp(core.sin,      lambda g, ans, x: g * np.cos(x))
 defvjp(core.cos,      lambda g, ans, x: -g * np.sin(x))
 defvjp(core.tan,      lambda g, ans, x: g * (1 + ans * ans))
-defvjp(core.tanh,     lambda g, ans, x: g * (1 - ans * ans))
+defvjp(core.tanh,     lambda g, ans, x: _times_one_minus_square(g, ans))
 defvjp(core.sinh,     lambda g, ans, x: g * np.cosh(x))
 defvjp(core.cosh,     lambda g, ans, x: g * np.sinh(x))
 defvjp(core.sqrt,     lambda g, ans, x: g / (2 * ans))
@@ -378,9 +446,30 @@ defvjp(core.absolute, lambda g, ans, x: g * np.sign(primal(x)))
 defvjp(core.arctan,   lambda g, ans, x: g / (1 + x * x))
 defvjp(core.log1p,    lambda g, ans, x: g / (1 + x))
 defvjp(core.expm1,    lambda g, ans, x: g * (ans + 1))
-defvjp(core.where,    None,
-                      lambda g, ans, c, x, y: g * c,
-                      lambda g, ans, c, x, y: g * ~np.asarray(c, bool))
+defvjp(core.arcsin,   lambda g, ans, x: g / np.sqrt(1 - x * x))
+defvjp(core.arccos,   lambda g, ans, x: -g / np.sqrt(1 - x * x))
+defvjp(core.arcsinh,  lambda g, ans, x: g / np.sqrt(x * x + 1))
+defvjp(core.arccosh,  lambda g, ans, x: g / np.sqrt(x * x - 1))
+defvjp(core.arctanh,  lambda g, ans, x: g / (1 - x * x))
+defvjp(core.log2,     lambda g, ans, x: g / (x * np.log(2.0)))
+defvjp(core.log10,    lambda g, ans, x: g / (x * np.log(10.0)))
+defvjp(core.exp2,     lambda g, ans, x: g * ans * np.log(2.0))
+defvjp(core.cbrt,     lambda g, ans, x: g / (3 * ans * ans))
+defvjp(core.reciprocal, lambda g, ans, x: -g * ans * ans)
+defvjp(core.degrees,  lambda g, ans, x: g * (180 / np.pi))
+defvjp(core.radians,  lambda g, ans, x: g * (np.pi / 180))
+defvjp(core.hypot,    lambda g, ans, x, y: g * x / ans,        lambda g, ans, x, y: g * y / ans)
+defvjp(core.arctan2,  lambda g, ans, x, y: g * y / (x * x + y * y), lambda g, ans, x, y: -g * x / (x * x + y * y))
+defvjp(core.logaddexp, lambda g, ans, x, y: g * np.exp(x - ans), lambda g, ans, x, y: g * np.exp(y - ans))
+defvjp(core.logaddexp2, lambda g, ans, x, y: g * np.exp2(x - ans), lambda g, ans, x, y: g * np.exp2(y - ans))
+defvjp(core.fmax,     lambda g, ans, x, y: g * core.takes_first(x, y, nan_loses=True),
+                      lambda g, ans, x, y: g * (1 - core.takes_first(x, y, nan_loses=True)))
+defvjp(core.fmin,     lambda g, ans, x, y: g * core.takes_first(x, y, False, nan_loses=True),
+                      lambda g, ans, x, y: g * (1 - core.takes_first(x, y, False, nan_loses=True)))
+defvjp(core.remainder, lambda g, ans, x, y: g,              lambda g, ans, x, y: -g * np.floor(primal(x) / primal(y)))
+defvjp(core.where,    None,   # where, not g·c: inf or nan in the branch not taken stays out
+                      lambda g, ans, c, x, y: core.where(c, g, 0.0),
+                      lambda g, ans, c, x, y: core.where(c, 0.0, g))
 defvjp(core.matmul,   _matmul_vjp_left, _matmul_vjp_right)
 # Linear primitives: the cotangent goes through the transposed operation.
 defvjp(core.sum_,     _sum_vjp)
@@ -392,6 +481,34 @@ defvjp(core.transpose, lambda g, ans, x, axes=None: core.transpose(g, axes=_inve
 defvjp(core.broadcast_to, lambda g, ans, x, shape: _unbroadcast(g, x))
 defvjp(core.getitem,  lambda g, ans, x, index: core.untake(g, index=index, shape=np.shape(primal(x))))
 defvjp(core.untake,   lambda g, ans, t, index, shape: core.getitem(g, index=index))
+defvjp(core.cumsum,   lambda g, ans, x, axis: _reversed(core.cumsum(_reversed(g, axis), axis=axis), axis))
+defvjp(core.astype,   lambda g, ans, x, dtype: core.astype(g, dtype=getattr(primal(x), "dtype", np.float64)))
+
+
+def _reversed(a, axis):
+    """a with the entries along `axis` in reverse order."""
+    return core.getitem(a, index=(slice(None),) * axis + (slice(None, None, -1),))
+
+
+#: What each VJP rule reads besides shapes (argument positions, "ans" for the output): the
+#: *residuals*, all that a tape in residual mode keeps of a row. Every other argument and the
+#: output are kept as a Shape, so a big intermediate (X @ W₁ before its bias is added) is
+#: freed as soon as f drops it. A primitive not listed keeps everything.
+RESIDUALS = {
+    **dict.fromkeys([core.add, core.subtract, core.negative, core.degrees, core.radians, core.sum_,
+                     core.reshape, core.transpose, core.broadcast_to, core.getitem, core.untake,
+                     core.cumsum, core.concatenate, core.astype], ()),
+    **dict.fromkeys([core.exp, core.tan, core.tanh, core.sqrt, core.expm1, core.exp2, core.cbrt,
+                     core.reciprocal], ("ans",)),
+    **dict.fromkeys([core.log, core.sin, core.cos, core.sinh, core.cosh, core.square, core.absolute,
+                     core.arctan, core.log1p, core.arcsin, core.arccos, core.arcsinh, core.arccosh,
+                     core.arctanh, core.log2, core.log10, core.prod, core.where], (0,)),
+    **dict.fromkeys([core.multiply, core.maximum, core.minimum, core.matmul, core.arctan2, core.fmax,
+                     core.fmin, core.remainder], (0, 1)),
+    **dict.fromkeys([core.power, core.hypot, core.logaddexp, core.logaddexp2], (0, 1, "ans")),
+    core.divide: (1, "ans"),
+    core.amax: (0, "ans"), core.amin: (0, "ans"),
+}
 
 
 class _ConcatenateRules:
@@ -416,102 +533,171 @@ def _as_float(x, what="argument"):
 
 def _zeros_like(x):
     return 0.0 if np.ndim(primal(x)) == 0 and not isinstance(primal(x), np.ndarray) \
-        else np.zeros(np.shape(primal(x)))
+        else np.zeros(np.shape(primal(x)), dtype=_float_dtype(x))
 
 
-def vjp(f, *primals):
+def _float_dtype(x):
+    dtype = np.result_type(primal(x))
+    return dtype if dtype.kind == "f" else np.float64
+
+
+def vjp(f, *primals, has_aux=False, **kwargs):
     r"""Evaluate f on a tape; return ``(f(x), pullback)``.
 
     ``pullback(ȳ)`` runs the reverse sweep and returns the tuple of input
     cotangents :math:`(\bar y^\top \partial f/\partial x_1, \dots)`, one per
     primal, each shaped like its primal. The pullback may be called many times
     (every row of a Jacobian); each call starts from fresh adjoints.
+
+    Primals and the output may be pytrees (nested tuples, lists, dicts of
+    floats and arrays): ȳ then has the output's structure and each input
+    cotangent its primal's. With ``has_aux=True`` f returns ``(output, aux)``
+    and vjp returns ``(f(x), pullback, aux)``. Keyword arguments pass through to f.
     """
-    tape = Tape(core.new_level())
-    boxes = [tape.input(_as_float(p, f"vjp: primal {i}")) for i, p in enumerate(primals)]
-    out = f(*boxes)
-    on_tape = isinstance(out, Box) and out.tape is tape
-    if not on_tape:
+    tape = Tape(core.new_level(), residuals=True)
+    in_leaves, in_def = tree.flatten(primals)
+    boxes = [tape.input(_as_float(p, f"vjp: primal {i}")) for i, p in enumerate(in_leaves)]
+    try:
+        out = settle(f(*tree.unflatten(in_def, boxes), **kwargs))
+    except ValueError as error:  # numpy's words for y[i] = x, made ours
+        explain_write(error)
+    except TypeError as error:  # numpy's words for np.sin(np.array([x, 2.0])), made ours
+        explain_object_loop(error)
+    finally:
+        core.end_level(tape.level)
+        tape.seal()
+    if has_aux:
+        out, aux = aux_pair(out, "vjp")
+        aux = strip(aux, tape.level)
+    if out is None:  # an empty pytree, but almost always a forgotten return
         _check_output(out, f)
-    value = out.value if on_tape else out
-    out_shape = np.shape(primal(value))
+    out_leaves, out_def = tree.flatten(out)
+    rows, values = [], []
+    for o in out_leaves:
+        on_tape = isinstance(o, Box) and o.tape is tape
+        if not on_tape or np.result_type(primal(o)).kind == "c":
+            _check_output(primal(o) if on_tape else o, f)
+        rows.append(o.index if on_tape else None)
+        values.append(o.value if on_tape else o)
+    value = tree.unflatten(out_def, values)
 
     def pullback(cotangent):
-        if np.shape(primal(cotangent)) != out_shape:
-            raise ValueError(f"pullback: the cotangent has shape {np.shape(primal(cotangent))}, "
-                             f"but the output has shape {out_shape}; they must match")
-        if not on_tape:
-            return tuple(_zeros_like(b.value) for b in boxes)
-        adjoints = tape.sweep(out.index, _as_float(cotangent))
-        return tuple(_zeros_like(b.value) if adjoints[b.index] is None else adjoints[b.index]
-                     for b in boxes)
-    return value, pullback
+        ct_leaves, ct_def = tree.flatten(cotangent)
+        if ct_def != out_def and not (out_def == tree.LEAF and len(ct_leaves) == 1):
+            raise ValueError(f"pullback: the cotangent has the structure {ct_def}, but the output "
+                             f"{out_def}; they must match")
+        for ct, v in zip(ct_leaves, values):
+            if np.shape(primal(ct)) != np.shape(primal(v)):
+                raise ValueError(f"pullback: the cotangent has shape {np.shape(primal(ct))}, "
+                                 f"but the output has shape {np.shape(primal(v))}; they must match")
+        seeds = [(row, _as_float(ct)) for row, ct in zip(rows, ct_leaves) if row is not None]
+        adjoints = tape.sweep_from(seeds) if seeds else [None] * len(tape)
+        grads = [core.cast_like(_zeros_like(b.value) if adjoints[b.index] is None else adjoints[b.index], b.value)
+                 for b in boxes]
+        return tuple(tree.unflatten(in_def, grads))
+    return (value, pullback, aux) if has_aux else (value, pullback)
 
 
 def _check_output(out, f):
     """An output not on the tape must still be a number or an array of numbers."""
     name = getattr(f, "__name__", "f")
-    if isinstance(out, (tuple, list)):
-        raise TypeError(f"vjp: {name} returned a {type(out).__name__} of {len(out)} outputs; reverse "
-                        "mode pulls back one array: return np.stack(...) or np.concatenate(...) "
-                        "of the outputs, or call vjp once per output")
     if isinstance(out, Tracer):
+        if not core.is_live(out.level):
+            raise core.escaped(type(out).__name__, out.level)
         return  # a tracer of another transformation: a constant here
-    if np.asarray(out).dtype.kind not in "biufc":
+    kind = np.asarray(out).dtype.kind
+    if kind == "c":
+        raise TypeError(f"vjp: {name} returned a complex value; autodiff_ref differentiates real "
+                        "functions only: return np.real(...), np.abs(...) or the two parts as a tuple")
+    if kind not in "biuf":
         raise TypeError(f"vjp: {name} returned {type(out).__name__} {out!r:.60}; "
-                        "it must return a float or an array of floats")
+                        "it must return a float or an array of floats (or a pytree of them)")
 
 
-def _restrict(f, args, nums):
+def _restrict(f, args, nums, kwargs=None):
     """f as a function of the arguments numbered `nums` only, the others held fixed."""
+    kwargs = kwargs or {}
+
     def f_of_selected(*selected):
         full = list(args)
         for i, x in zip(nums, selected):
             full[i] = x
-        return f(*full)
+        return f(*full, **kwargs)
     f_of_selected.__name__ = getattr(f, "__name__", "f")
     return f_of_selected
 
 
-def value_and_grad(f, argnums=0):
-    r"""``(f(x), ∇f(x))`` for a scalar-valued f, by one forward pass and one reverse sweep."""
-    def value_and_gradient(*args):
+def value_and_grad(f, argnums=0, has_aux=False):
+    r"""``(f(x), ∇f(x))`` for a scalar-valued f, by one forward pass and one reverse sweep.
+
+    Each gradient has the structure of its argument (a pytree of arrays for a
+    pytree argument). With ``has_aux=True`` f returns ``(value, aux)`` and the
+    result is ``((value, aux), gradient)``, as in JAX. Keyword arguments pass through to f.
+    """
+    def value_and_gradient(*args, **kwargs):
         nums = core.argnums_tuple(argnums, len(args), "grad")
-        value, pullback = vjp(_restrict(f, args, nums), *[args[i] for i in nums])
-        if np.ndim(primal(value)) != 0:
+        result = vjp(_restrict(f, args, nums, kwargs), *[args[i] for i in nums], has_aux=has_aux)
+        value, pullback = result[0], result[1]
+        leaf = tree.flatten(value)[1] == tree.LEAF
+        if not (leaf and np.ndim(primal(value)) == 0):
+            shape = np.shape(primal(value)) if leaf else f"a {type(value).__name__} (a pytree)"
             raise TypeError(
                 f"grad needs a scalar output, but {getattr(f, '__name__', 'f')} returned shape "
-                f"{np.shape(primal(value))}; use jacrev (or jacfwd) for the Jacobian of a "
+                f"{shape}; use jacrev (or jacfwd) for the Jacobian of a "
                 "vector output, or vjp for a vector-Jacobian product")
         grads = pullback(1.0)
-        return value, (grads[0] if isinstance(argnums, int) else grads)
+        grads = grads[0] if isinstance(argnums, int) else grads
+        return ((value, result[2]), grads) if has_aux else (value, grads)
     return value_and_gradient
 
 
-def grad(f, argnums=0):
-    r"""The gradient ∇f of a scalar-valued f: the pullback of the cotangent 1."""
-    vg = value_and_grad(f, argnums)
-    return lambda *args: vg(*args)[1]
+def grad(f, argnums=0, has_aux=False):
+    r"""The gradient ∇f of a scalar-valued f: the pullback of the cotangent 1.
+
+    With ``has_aux=True`` f returns ``(value, aux)`` and grad returns ``(gradient, aux)``.
+    """
+    vg = value_and_grad(f, argnums, has_aux)
+
+    def gradient(*args, **kwargs):
+        value, grads = vg(*args, **kwargs)
+        return (grads, value[1]) if has_aux else grads
+    return gradient
 
 
-def jacrev(f, argnums=0):
+def jacrev(f, argnums=0, has_aux=False):
     r"""The Jacobian by reverse mode: row i is the pullback of the i-th unit cotangent.
 
     One forward pass records the tape; the reverse sweep runs once per output
-    entry. The result has shape ``out.shape + x.shape``.
+    entry. For arrays the result has shape ``out.shape + x.shape``; for
+    pytrees, the output's structure holding, at each output leaf, the input's
+    structure of blocks (as in JAX, and as :func:`jacfwd`).
     """
-    def jacobian(*args):
+    def jacobian(*args, **kwargs):
         nums = core.argnums_tuple(argnums, len(args), "jacrev")
-        primals = [_as_float(args[i], f"jacrev: argument {i}") for i in nums]
-        value, pullback = vjp(_restrict(f, args, nums), *primals)
-        out_shape = np.shape(primal(value))
-        m = int(np.prod(out_shape))
-        rows = [pullback(e.reshape(out_shape)) for e in np.eye(m)]
-        jacs = tuple(
-            core.reshape(np.stack([r[j] for r in rows]) if rows else np.zeros((0,) + np.shape(primal(x))),
-                         shape=out_shape + np.shape(primal(x)))
-            for j, x in enumerate(primals))
-        return jacs[0] if isinstance(argnums, int) else jacs
+        selected = tuple(tree.map_leaves(lambda x: _as_float(x, f"jacrev: argument {i}"), args[i])
+                         for i in nums)
+        result = vjp(_restrict(f, args, nums, kwargs), *selected, has_aux=has_aux)
+        value, pullback = result[0], result[1]
+        out_leaves, out_def = tree.flatten(value)
+        in_leaves, in_def = tree.flatten(selected)
+        zeros = [np.zeros(np.shape(primal(o)), dtype=_float_dtype(o)) for o in out_leaves]
+        blocks = []
+        for j, o in enumerate(out_leaves):
+            out_shape = np.shape(primal(o))
+            rows = []
+            for e in np.eye(int(np.prod(out_shape)), dtype=zeros[j].dtype):
+                seed = list(zeros)
+                seed[j] = e.reshape(out_shape)
+                rows.append(tree.flatten(pullback(tree.unflatten(out_def, seed)))[0])
+            per_input = [
+                core.reshape(np.stack([r[m] for r in rows]) if rows else
+                             np.zeros((0,) + np.shape(primal(x)), dtype=_float_dtype(x)),
+                             shape=out_shape + np.shape(primal(x)))
+                for m, x in enumerate(in_leaves)]
+            per_arg = tree.unflatten(in_def, per_input)
+            blocks.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
+        jac = tree.unflatten(out_def, blocks)
+        return (jac, result[2]) if has_aux else jac
     return jacobian
 
 

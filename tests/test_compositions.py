@@ -3,7 +3,10 @@
 Hypothesis writes small straight-line numpy programs (a Wengert list in all but
 name): each step applies one operation to earlier values, chosen from
 elementwise functions, broadcasting arithmetic, reductions with axis/keepdims,
-indexing, reshape/transpose, stack/concatenate, where, maximum and matmul. The
+indexing, reshape/transpose, stack/concatenate, where, maximum and matmul, and
+the numpy of issue 10 (inverse and base-2/10 functions, cumsum/cumprod, diff,
+sort, roll, tile, repeat, var, triangles, trace, einsum, hypot, arctan2,
+fmax/fmin, mod). The
 same program runs on autodiff_ref (jacfwd and jacrev) and on HIPS autograd
 (``autograd.numpy``), an independent implementation; the three Jacobians must
 agree to the tolerance of AD against AD.
@@ -82,6 +85,30 @@ UNARY = {
     "fancy": lambda m, a: a[..., [0, 0, 2]] if m.ndim(a) and _last_axis(a) == 3 else a,
     "transpose-col": lambda m, a: m.transpose(a)[..., 0] if m.ndim(a) else a,
     "reshape-roundtrip": lambda m, a: m.reshape(m.reshape(a, (-1,))[::-1], m.shape(a)) if m.ndim(a) else a,
+    # issue 10's numpy
+    "arcsinh": lambda m, a: m.arcsinh(a),
+    "arcsin": lambda m, a: m.arcsin(0.9 * m.tanh(a)),
+    "arccos": lambda m, a: m.arccos(0.9 * m.tanh(a)),
+    "arccosh": lambda m, a: m.arccosh(1.5 + a * a),
+    "arctanh": lambda m, a: m.arctanh(0.9 * m.tanh(a)),
+    "log2": lambda m, a: m.log2(1.0 + a * a),
+    "log10": lambda m, a: m.log10(1.0 + a * a),
+    "exp2": lambda m, a: m.exp2(m.tanh(a)),
+    "reciprocal": lambda m, a: m.reciprocal(1.0 + a * a),
+    "degrees-radians": lambda m, a: m.radians(m.degrees(a) * 2.0),
+    "cumsum-last": lambda m, a: m.cumsum(a, axis=-1) if m.ndim(a) else a,
+    # (autograd has no VJP for cumprod, flip and cbrt, and its pad needs mode=: those are in the registry only)
+    "diff": lambda m, a: m.concatenate([a[..., :1], m.diff(a, axis=-1)], axis=-1) if m.ndim(a) else a,
+    "sort": lambda m, a: m.sort(a) if m.ndim(a) == 1 else a,   # autograd sorts 1-D arrays only
+    "roll": lambda m, a: m.roll(a, 1, axis=-1) if m.ndim(a) else a,
+    "tile-sum": lambda m, a: m.sum(m.tile(a, (2, 1)) * m.cos(m.tile(a, (2, 1))), axis=0),
+    "repeat-sum": lambda m, a: m.sum(m.repeat(a, 2, axis=0) ** 2, axis=0) if m.ndim(a) else a,
+    "var-last": lambda m, a: m.var(a, axis=-1, keepdims=True) if m.ndim(a) else a,
+    "triu": lambda m, a: m.triu(a) if m.ndim(a) == 2 else a,
+    "tril": lambda m, a: m.tril(a, -1) + a if m.ndim(a) == 2 else a,
+    "swapaxes-col": lambda m, a: m.swapaxes(a, 0, -1)[..., 0] if m.ndim(a) == 2 else a,
+    "trace": lambda m, a: m.trace(a) if m.ndim(a) == 2 else a,
+    "einsum-ij->j": lambda m, a: m.einsum("ij->j", a * a) if m.ndim(a) == 2 else a,
 }
 BINARY = {
     "add": lambda m, a, b: a + b,
@@ -94,6 +121,11 @@ BINARY = {
     "where": lambda m, a, b: (_no_ties(a, b), m.where(a > b, a * b, b - a))[1],
     "matmul": lambda m, a, b: _matmul(m, a, b),
     "concatenate": lambda m, a, b: _join(m, a, b),
+    "hypot": lambda m, a, b: m.hypot(1.0 + a * a, b),
+    "arctan2": lambda m, a, b: m.arctan2(a, 1.5 + b * b),
+    "fmax": lambda m, a, b: (_no_ties(a, b), m.fmax(a, b))[1],
+    "fmin": lambda m, a, b: (_no_ties(a, b), m.fmin(a, b))[1],
+    "mod": lambda m, a, b: m.mod(a, 1.5 + b * b),
 }
 
 

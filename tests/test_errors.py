@@ -45,8 +45,8 @@ def test_grad_of_a_scalar_shaped_array_is_fine():
 # ---------------------------------------------------------------- unsupported numpy
 @tracer_kinds
 @pytest.mark.parametrize("func, name", [
-    (np.fft.fft, "numpy.fft.fft"), (np.sort, "numpy.sort"), (np.linalg.inv, "numpy.linalg.inv"),
-    (np.cumsum, "numpy.cumsum"),
+    (np.fft.fft, "numpy.fft.fft"), (np.median, "numpy.median"), (np.linalg.svd, "numpy.linalg.svd"),
+    (np.unique, "numpy.unique"),
 ])
 def test_unsupported_numpy_function_names_itself(make, func, name):
     x = make(np.eye(2) + 1.0)
@@ -59,9 +59,9 @@ def test_unsupported_numpy_function_names_itself(make, func, name):
 @tracer_kinds
 def test_unsupported_ufunc_names_itself_and_lists_the_supported_ones(make):
     with pytest.raises(NotImplementedError) as info:
-        np.arcsinh(make(np.ones(3)))
+        np.float_power(make(np.ones(3)), 2.0)
     message = str(info.value)
-    assert "numpy.arcsinh" in message and "no derivative rule" in message
+    assert "numpy.float_power" in message and "no derivative rule" in message
     assert "tanh" in message  # the list of what is supported
 
 
@@ -75,8 +75,8 @@ def test_ufunc_methods_and_out_are_refused_by_name(make):
 
 
 def test_unsupported_functions_inside_grad_and_jvp():
-    with pytest.raises(NotImplementedError, match=r"numpy\.sort"):
-        grad(lambda x: np.sum(np.sort(x)))(np.ones(3))
+    with pytest.raises(NotImplementedError, match=r"numpy\.median"):
+        grad(lambda x: np.sum(np.median(x)))(np.ones(3))
     with pytest.raises(NotImplementedError, match=r"numpy\.fft\.fft"):
         jvp(lambda x: np.fft.fft(x), (np.ones(4),), (np.ones(4),))
 
@@ -103,16 +103,18 @@ def test_harmless_options_are_accepted(make):
 
 
 def test_norm_with_an_unsupported_order_says_which():
-    with pytest.raises(NotImplementedError, match="ord=1"):
-        grad(lambda x: np.linalg.norm(x, ord=1))(np.ones(3))
+    with pytest.raises(NotImplementedError, match="ord=0"):
+        grad(lambda x: np.linalg.norm(x, ord=0))(np.ones(3))
+    with pytest.raises(NotImplementedError, match="ord='fro' of a vector"):
+        grad(lambda x: np.linalg.norm(x, "fro"))(np.ones(3))
 
 
-def test_spectral_norm_of_a_matrix_is_refused_not_replaced_by_frobenius():
-    """np.linalg.norm(M, 2) is M's largest singular value; sqrt(Σ M²) would be silently wrong."""
+def test_spectral_norm_of_a_matrix_is_its_largest_singular_value_not_frobenius():
+    """np.linalg.norm(M, 2) is M's largest singular value σ₁, with gradient u₁v₁ᵀ."""
     M = np.array([[1.0, 2.0], [3.0, 4.0]])
     assert np.linalg.norm(M, 2) != np.linalg.norm(M, "fro")
-    with pytest.raises(NotImplementedError, match="ord=2 of a matrix"):
-        grad(lambda m: np.linalg.norm(m, 2))(M)
+    u, s, vt = np.linalg.svd(M)
+    np.testing.assert_allclose(grad(lambda m: np.linalg.norm(m, 2))(M), np.outer(u[:, 0], vt[0]), rtol=1e-12)
     frobenius_gradient = grad(lambda m: np.linalg.norm(m, "fro"))(M)
     np.testing.assert_allclose(frobenius_gradient, M / np.linalg.norm(M), rtol=1e-14)
 
@@ -169,10 +171,14 @@ def test_pullback_of_a_scalar_wants_a_scalar():
         pullback(np.ones(6))
 
 
-def test_vjp_of_a_tuple_output_says_what_to_do():
-    with pytest.raises(TypeError) as info:
-        vjp(lambda x: (x, 2 * x), np.ones(3))
-    assert "tuple of 2 outputs" in str(info.value) and "np.stack" in str(info.value)
+def test_vjp_of_a_tuple_output_pulls_back_a_tuple_cotangent():
+    """Outputs may be pytrees (they used to be refused): the cotangent has their structure."""
+    value, pullback = vjp(lambda x: (x, 2 * x), np.ones(3))
+    assert isinstance(value, tuple) and len(value) == 2
+    (ct,) = pullback((np.ones(3), np.full(3, 0.5)))
+    np.testing.assert_array_equal(ct, np.full(3, 2.0))
+    with pytest.raises(ValueError, match="structure"):
+        pullback(np.ones(3))
 
 
 # ---------------------------------------------------------------- arguments and outputs

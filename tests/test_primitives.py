@@ -214,8 +214,7 @@ def _cases():
         ("iter and len", lambda x: sum(list(x)) * len(x), x23),
         ("shape, ndim, size, dtype", lambda x: x.reshape(x.shape[::-1]) * (x.ndim + x.size)
          + np.zeros(x.shape[::-1], dtype=x.dtype), x23),
-        ("item, int, bool", lambda x: x * int(x[1]) * bool(x[2])
-         + x * (x[0].item() > 0), args(fractional((3,)))),
+        ("bool", lambda x: x * bool(x[2]) + x * (x[0] > 0), args(fractional((3,)))),
         ("__index__ (an integer-valued dual as an index)", lambda x: x * C3[Dual(2, 0.0)], x3),
         ("comparisons", lambda x: x * ((x[0] < 0) + (x[0] <= 0) + (x[0] > 0) + (x[0] >= 0)
                                        + (x[0] == x[0]) + (x[0] != 0)), x3),
@@ -300,6 +299,14 @@ def _cases():
         ("clip", lambda x: np.clip(x, -0.5, 0.5), args(clip_safe((2, 3)))),
         ("clip keywords", lambda x: np.clip(x, a_min=-0.5, a_max=0.5), args(clip_safe((3,)))),
         ("norm", lambda x: np.linalg.norm(x), args(away((2, 3)))),
+        ("norm vector ord 1 inf -inf 3", lambda x: np.linalg.norm(x, 1) + np.linalg.norm(x, np.inf)
+         + np.linalg.norm(x, -np.inf) + np.linalg.norm(x, 3), args(separated((4,)).map(lambda a: a[0]))),
+        ("norm matrix ord 1 inf", lambda x: np.linalg.norm(x, 1) * np.linalg.norm(x, np.inf),
+         args(box((3, 3), 0.5, 2).map(lambda m: m + np.diag([0.0, 1.0, 2.0]) + np.array([[0.0], [0.3], [0.6]])))),
+        ("norm matrix ord 2 nuc", lambda x: np.linalg.norm(x, 2) + np.linalg.norm(x, "nuc"), args(box((3, 2), -2, 2).map(
+            lambda m: m + np.array([[3.0, 0.0], [0.0, 1.0], [0.0, 0.0]])))),
+        ("norm axis pair keepdims", lambda x: np.linalg.norm(x, "fro", axis=(2, 0), keepdims=True),
+         args(away((2, 3, 2)))),
         ("norm axis keepdims", lambda x: np.linalg.norm(x, axis=1, keepdims=True), args(away((2, 3)))),
         ("norm fro", lambda x: np.linalg.norm(x, "fro"), args(away((2, 3)))),
     ]
@@ -328,7 +335,110 @@ def _cases():
     ]
     for name, function, domain in helpers:
         add(f"nondifferentiable {name}", function, domain)
+    _more_cases(add)
     return cases
+
+
+UNARY_MORE = {  # ufunc: domain bounds (inside the function's domain, away from its poles)
+    np.arcsin: (-0.8, 0.8), np.arccos: (-0.8, 0.8), np.arcsinh: (-3, 3), np.arccosh: (1.2, 4),
+    np.arctanh: (-0.8, 0.8), np.log2: (0.1, 10), np.log10: (0.1, 10), np.exp2: (-2, 2),
+    np.cbrt: (0.2, 5), np.reciprocal: (0.3, 3), np.degrees: (-3, 3), np.radians: (-3, 3),
+    np.rad2deg: (-3, 3), np.deg2rad: (-3, 3),
+}
+BINARY_MORE = {
+    np.hypot: lambda sx, sy: args(away(sx, 0.3, 3), away(sy, 0.3, 3)),
+    np.arctan2: lambda sx, sy: args(away(sx, 0.3, 3), away(sy, 0.3, 3)),
+    np.fmax: lambda sx, sy: separated(sx, sy),
+    np.fmin: lambda sx, sy: separated(sx, sy),
+    np.remainder: lambda sx, sy: args(fractional(sx), st.just(np.ones(sy)) if sy else st.just(1.0)),
+}
+A23 = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+
+
+def _more_cases(add):
+    """The numpy of issue 10: more ufuncs, statistics, products, shapes, object arrays."""
+    for ufunc, (lo, hi) in UNARY_MORE.items():
+        for shape in ((), (2, 3)):
+            add(f"{ufunc.__name__}{shape}", ufunc, args(box(shape, lo, hi)))
+    for ufunc, domain in BINARY_MORE.items():
+        for sx, sy in (((), ()), ((2, 3), (3,))):
+            add(f"{ufunc.__name__}{sx}{sy}", ufunc, domain(sx, sy))
+    # the primitives of np.logaddexp and np.logaddexp2, which numpy does not dispatch to yet
+    for prim in (core.logaddexp, core.logaddexp2):
+        for sx, sy in (((), ()), ((2, 3), (3,))):
+            add(f"core.{prim.name}{sx}{sy}", prim, args(box(sx, -3, 3), box(sy, -3, 3)))
+    x3, x23, x34 = args(box((3,), -2, 2)), args(box((2, 3), -2, 2)), args(box((3, 4), -2, 2))
+    two23 = args(box((2, 3), -2, 2), box((2, 3), -2, 2))
+    more = [
+        ("var", lambda x: np.var(x, axis=0), x23), ("var ddof keepdims", lambda x: np.var(x, axis=1, ddof=1, keepdims=True), x23),
+        ("std", np.std, args(separated((2, 3)).map(lambda a: a[0]))),
+        ("cumsum", np.cumsum, x23), ("cumsum axis", lambda x: np.cumsum(x, axis=1), x23),
+        ("cumprod", lambda x: np.cumprod(x, axis=0), x23), ("cumprod flat", np.cumprod, args(away((2, 3), 0.5, 1.5))),
+        ("diff", np.diff, x23), ("diff n=2 axis 0", lambda x: np.diff(x, n=2, axis=0), x34),
+        ("sort", np.sort, args(separated((2, 3)).map(lambda a: a[0]))),
+        ("sort axis None", lambda x: np.sort(x, axis=None), args(separated((2, 3)).map(lambda a: a[0]))),
+        ("einsum ij,jk->ik", lambda a, b: np.einsum("ij,jk->ik", a, b), args(box((2, 3), -2, 2), box((3, 4), -2, 2))),
+        ("einsum implicit ij,j", lambda a, b: np.einsum("ij,j", a, b), args(box((2, 3), -2, 2), box((3,), -2, 2))),
+        ("einsum ij->", lambda a: np.einsum("ij->", a), x23),
+        ("tensordot axes=1", lambda a, b: np.tensordot(a, b, axes=1), args(box((2, 3), -2, 2), box((3, 2), -2, 2))),
+        ("tensordot axes pairs", lambda a, b: np.tensordot(a, b, axes=([0], [1])), args(box((2, 3), -2, 2), box((3, 2), -2, 2))),
+        ("kron", np.kron, args(box((2, 2), -2, 2), box((2, 3), -2, 2))),
+        ("inner", np.inner, two23), ("vdot", np.vdot, two23),
+        ("trace", np.trace, x34), ("diagonal offset", lambda x: np.diagonal(x, -1), x34),
+        ("diag of a vector", lambda v: np.diag(v, 1), x3), ("diag of a matrix", np.diag, x34),
+        ("triu", np.triu, x34), ("tril k", lambda x: np.tril(x, 1), x34),
+        ("hstack", lambda a, b: np.hstack([a, b, A23]), two23), ("vstack", lambda a, b: np.vstack((a, b[0])), two23),
+        ("column_stack", lambda a, b: np.column_stack([a, b]), args(box((3,), -2, 2), box((3,), -2, 2))),
+        ("dstack", lambda a, b: np.dstack([a, b]), two23),
+        ("tile", lambda x: np.tile(x, (2, 1, 2)), x23), ("tile int", lambda x: np.tile(x, 2), x3),
+        ("repeat", lambda x: np.repeat(x, 2, axis=1), x23), ("repeat counts", lambda x: np.repeat(x, [1, 0, 3]), x3),
+        ("flip", np.flip, x23), ("flip axis", lambda x: np.flip(x, axis=1), x23),
+        ("roll", lambda x: np.roll(x, 2), x23), ("roll axes", lambda x: np.roll(x, (1, -1), axis=(0, 1)), x23),
+        ("swapaxes", lambda x: np.swapaxes(x, 0, 1), x23),
+        ("moveaxis lists", lambda x: np.moveaxis(x, [0, 1], [-1, -2]), args(box((2, 3, 4), -2, 2))),
+        ("pad constant", lambda x: np.pad(x, 1, constant_values=2.0), x23),
+        ("pad reflect", lambda x: np.pad(x, ((1, 2), (0, 1)), mode="reflect"), x34),
+        ("atleast_1d 2d 3d", lambda x, s: np.atleast_3d(x) * np.atleast_2d(x)[..., None] + np.atleast_1d(s)
+         + np.atleast_2d(s)[0] * np.atleast_1d(x, s)[0], args(box((3,), -2, 2), box((), -2, 2))),
+        ("split", lambda x: np.split(x, 2, axis=0)[1] * np.split(x, [1])[0], args(box((4, 3), -2, 2))),
+        ("array_split", lambda x: np.array_split(x, 2, axis=1)[0], x23),
+        ("append", np.append, two23), ("append axis", lambda a, b: np.append(a, b, axis=0), two23),
+        ("sinc", np.sinc, args(box((3,), -2, 2))), ("sinc near 0", np.sinc, args(box((3,), -1e-4, 1e-4))),
+        ("round around fix argsort", lambda x: x * np.round(x) + np.around(x) * x + np.fix(x) * x
+         + x[np.argsort(x)], args(st.tuples(st.permutations([-2.0, 0.0, 1.0]).map(np.array),
+                                            box((3,), 0.1, 0.4)).map(lambda ku: ku[0] + ku[1]))),
+        ("trunc", lambda x: x * np.trunc(x), args(fractional((3,)))),
+        ("dot N-D", np.dot, args(box((2, 3), -2, 2), box((2, 3, 4), -2, 2))),
+        ("dot N-D both", np.dot, args(box((2, 2, 3), -2, 2), box((2, 3, 2), -2, 2))),
+        ("methods var std clip cumsum astype copy",
+         lambda x: x.var(axis=0) + x.std(axis=1, keepdims=True) + x.clip(-1.3, 1.3) + x.cumsum(axis=0)
+         + x.astype(float).copy(), args(separated((2, 3)).map(lambda a: a[0]))),
+        # (float32 rounding is beyond the checker's tolerances: tests/test_edges.py checks astype(float32))
+        ("core.astype", lambda x: core.astype(x * x, dtype=np.dtype(np.float64)) * x.astype(float), x3),
+        ("np.array of tracers", lambda x: np.array([x[0], x[1] ** 2, 3.0]), x3),
+        ("object loops", lambda x: np.exp(np.array([x[0], x[1] * x[2]])) * np.asarray(x)[:2], x3),
+    ]
+    for name, function, domain in more:
+        add(f"more {name}", function, domain)
+
+    # -- numpy.linalg: well-conditioned matrices, symmetric positive definite where needed
+    square = box((3, 3), -1, 1).map(lambda m: m + 3 * np.eye(3))
+    stack = box((2, 3, 3), -1, 1).map(lambda m: m + 3 * np.eye(3))
+    spd = box((3, 3), -1, 1).map(lambda m: m @ m.T + np.diag([1.0, 3.0, 5.0]))   # distinct eigenvalues
+    linalg = [
+        ("inv", np.linalg.inv, args(square)), ("inv of a stack", np.linalg.inv, args(stack)),
+        ("solve matrix", np.linalg.solve, args(square, box((3, 2), -2, 2))),
+        ("solve vector", np.linalg.solve, args(square, box((3,), -2, 2))),
+        ("det", np.linalg.det, args(square)), ("det of a stack", np.linalg.det, args(stack)),
+        ("slogdet", lambda a: np.linalg.slogdet(a)[1] * np.linalg.slogdet(a).sign, args(square)),
+        ("cholesky", np.linalg.cholesky, args(spd)),
+        ("cholesky reads the lower triangle", np.linalg.cholesky, args(spd.map(lambda m: m + np.triu(np.ones((3, 3)), 1)))),
+        # LAPACK may flip an eigenvector's sign between nearby (diagonal) matrices: the squares do not
+        ("eigh", lambda a: np.linalg.eigh(a)[0] * np.linalg.eigh(a).eigenvectors ** 2, args(spd)),
+        ("eigvalsh", np.linalg.eigvalsh, args(spd)),
+    ]
+    for name, function, domain in linalg:
+        add(f"linalg {name}", function, domain)
 
 
 CASES = _cases()
@@ -340,18 +450,21 @@ assert len(set(IDS)) == len(IDS), "registry names must be unique"
 # Coverage: everything core defines is reached by some case
 # ----------------------------------------------------------------------------
 def core_primitives():
-    """Every Primitive defined in autodiff_ref.core, by name (read at call time)."""
-    return {p.name: p for p in vars(core).values() if isinstance(p, core.Primitive)}
+    """Every Primitive defined in autodiff_ref.core and autodiff_ref.linalg, by name (read at call time)."""
+    from autodiff_ref import linalg
+    return {p.name: p for module in (core, linalg) for p in vars(module).values()
+            if isinstance(p, core.Primitive)}
 
 
 _TRACER_SKIP = {"__array_ufunc__", "__array_function__", "__slots__", "__array_priority__",
                 "__hash__", "__doc__", "__module__", "__qualname__", "__firstlineno__",
                 "__static_attributes__", "__dict__", "__weakref__",
-                "__float__"}  # refuses on purpose: tests/test_errors.py checks its message
+                "__float__", "__int__", "item"}  # refuse on purpose: tests/test_errors.py checks the message
 
 
 def tracer_methods():
-    return sorted(k for k in vars(core.Tracer) if k not in _TRACER_SKIP)
+    # x.sin(), x.exp(), ... (what numpy's object loops call) are the ufuncs, which have their own cases
+    return sorted(k for k in vars(core.Tracer) if k not in _TRACER_SKIP and k not in core.OBJECT_LOOP_METHODS)
 
 
 _FIND = settings(database=None, derandomize=True, phases=[Phase.generate], max_examples=200)
@@ -456,10 +569,46 @@ def test_registry_covers_everything_in_core(monkeypatch):
 
 def test_coverage_check_reports_what_is_missing(monkeypatch):
     """It can fail: drop the cases of arctan, or add a primitive to core, and it names them."""
-    without_arctan = [c for c in CASES if not c.name.startswith("arctan")]
+    without_arctan = [c for c in CASES if not c.name.startswith("arctan(")]
     assert unreached(without_arctan, monkeypatch) == ["primitive arctan", "ufunc numpy.arctan"]
     monkeypatch.setattr(core, "sinc", core.Primitive("sinc", np.sinc), raising=False)
     assert unreached(CASES, monkeypatch) == ["primitive sinc"]
+
+
+#: The numpy of issue 10 ("the numpy people write"): each must be supported, and the coverage
+#: test above then makes sure a case reaches it.
+ISSUE_10_FUNCTIONS = [
+    np.var, np.std, np.cumsum, np.cumprod, np.diff, np.sort, np.einsum, np.tensordot, np.kron,
+    np.inner, np.outer, np.vdot, np.trace, np.diag, np.diagonal, np.triu, np.tril, np.linalg.inv,
+    np.linalg.solve, np.linalg.det, np.linalg.slogdet, np.linalg.norm, np.linalg.cholesky,
+    np.linalg.eigh, np.hstack, np.vstack, np.column_stack, np.dstack, np.tile, np.repeat, np.flip,
+    np.roll, np.swapaxes, np.moveaxis, np.pad, np.atleast_1d, np.atleast_2d, np.atleast_3d,
+    np.split, np.array_split, np.append, np.squeeze, np.expand_dims, np.sinc, np.round, np.clip,
+    np.stack, np.where,
+]
+ISSUE_10_UFUNCS = [
+    np.arcsin, np.arccos, np.arcsinh, np.arccosh, np.arctanh, np.log2, np.log10, np.exp2, np.hypot,
+    np.reciprocal, np.mod, np.remainder, np.fmax, np.fmin, np.arctan2, np.cbrt, np.degrees, np.radians,
+]
+#: Listed by the issue, with primitives and rules (core.logaddexp, core.logaddexp2), but not yet
+#: dispatched: lesson 8 grades np.logaddexp as unsupported. Move them up with that lesson's update.
+ISSUE_10_PENDING_COURSE_UPDATE = [np.logaddexp, np.logaddexp2]
+ISSUE_10_NONDIFFERENTIABLE = [np.sign, np.floor, np.ceil, np.rint]   # zero derivative, stated
+ISSUE_10_METHODS = ["sum", "mean", "var", "std", "max", "min", "prod", "T", "reshape", "transpose",
+                    "dot", "clip", "cumsum", "astype", "copy", "squeeze", "flatten", "ravel"]
+
+
+def test_the_numpy_of_issue_10_is_supported():
+    import autodiff_ref  # noqa: F401  (registers functions.py and linalg.py)
+    missing = [core._qualified(f) for f in ISSUE_10_FUNCTIONS if f not in core.FUNCTIONS]
+    missing += [f"numpy.{u.__name__}" for u in ISSUE_10_UFUNCS if u not in core.UFUNC_PRIMITIVES]
+    missing += [f"numpy.{u.__name__}" for u in ISSUE_10_NONDIFFERENTIABLE
+                if u not in core.NONDIFFERENTIABLE_UFUNCS]
+    missing += [f"ndarray.{m}" for m in ISSUE_10_METHODS if m not in vars(core.Tracer)]
+    assert not missing, f"issue 10 lists these, autodiff_ref lacks them: {missing}"
+    for ufunc in ISSUE_10_PENDING_COURSE_UPDATE:
+        with pytest.raises(NotImplementedError, match=ufunc.__name__):
+            jvp(lambda x: ufunc(0.0, x), (1.0,), (1.0,))
 
 
 def test_every_primitive_has_a_rule_in_both_modes():
