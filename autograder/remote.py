@@ -152,6 +152,7 @@ class Channel:
         self.notes = []            # one-way messages from the other side
         self.on_note = None
         self._buffer = b""
+        self._levels_seen = set()  # trace levels of the duals received (see _serve)
 
     # --- framing -------------------------------------------------------------------------
     def _send(self, message):
@@ -279,6 +280,8 @@ class Channel:
                     obj = cls.__new__(cls)
                     for name, value in zip(fields, m[3]):
                         object.__setattr__(obj, name, self.decode(value, depth + 1))
+                    if type(getattr(obj, "level", None)) is int:
+                        self._levels_seen.add(obj.level)
                     return obj
             elif tag == "a":
                 dtype = np.dtype(m[1])
@@ -371,8 +374,11 @@ class Channel:
         if len(message) != 4 or type(message[1]) is not int or type(message[2]) is not str:
             raise SandboxLost("a malformed request", kind="protocol")
         _, rid, op, payload = message
+        borrowed = ()
         try:
+            self._levels_seen = set()
             args = self.decode(payload)
+            borrowed = _borrow_levels(self._levels_seen)
             result = self.handle(op, *args)
             reply = ("a", rid, self.encode(result))
         except SandboxLost:
@@ -385,6 +391,8 @@ class Channel:
             except Exception:
                 text = "(the exception's message could not be shown)"
             reply = ("e", rid, type(err).__name__, text[:MAX_TEXT])
+        finally:
+            _return_levels(borrowed)
         self._send(reply)
 
     def handle(self, op, target=None, *args):
@@ -437,6 +445,26 @@ class Channel:
                 raise TypeError(f"{args[0]}.{args[1]} is not a numpy function")
             return fn(*args[2], **args[3])
         raise ValueError(f"unknown request {op!r}")
+
+
+def _borrow_levels(levels):
+    """A dual received from the other side belongs to a transformation running there: while the
+    request that carries it is served, its level counts as live here too (autodiff_ref refuses
+    tracers of finished transformations)."""
+    core = sys.modules.get("autodiff_ref.core")
+    live = getattr(core, "_live_levels", None)
+    if not levels or not isinstance(live, set):
+        return ()
+    borrowed = tuple(level for level in levels if level not in live)
+    live.update(borrowed)
+    return borrowed
+
+
+def _return_levels(borrowed):
+    core = sys.modules.get("autodiff_ref.core")
+    live = getattr(core, "_live_levels", None)
+    if isinstance(live, set):
+        live.difference_update(borrowed)
 
 
 def _resolve_namedtuple(module, qualname):
