@@ -79,9 +79,9 @@ def _cotangents(got, n):
 
 def _tuple_hint(got, n):
     if _isinstance(got, Raised):
-        return None
+        return "your rule raised an exception on this input"
     if not _isinstance(got, (tuple, list)):
-        return (f"return a tuple with one cotangent per input: ({', '.join('x̄ȳ'[:n]) if n <= 2 else '…'}"
+        return (f"return a tuple with one cotangent per input: ({', '.join(('x̄', 'ȳ')[:n]) if n <= 2 else '…'}"
                 f"{',' if n == 1 else ''})")
     if _len(got) != n:
         return f"one cotangent per input: {n} here, you returned {_len(got)}"
@@ -165,10 +165,14 @@ def _not_done_or(failure):
 
 
 def _earlier(failure, task, name):
-    """The failure of a task that depends on an earlier one which fails its own check."""
-    return CheckFailure(f"{task} uses your {name}, which fails its own check", inputs=failure.inputs,
-                        expected=failure.expected, got=failure.got,
-                        hint=f"fix {name} first (its check says: {failure.hint or 'see its cell'})")
+    """The failure of a task that depends on an earlier one which fails its own check; the hint
+    names the first broken piece down the chain (a rule, under backward, under grad)."""
+    root, why = getattr(failure, "root", (name, failure.hint or "see its cell"))
+    out = CheckFailure(f"{task} uses your {name}, which fails its own check", inputs=failure.inputs,
+                       expected=failure.expected, got=failure.got,
+                       hint=f"fix {root} first (its check says: {why})")
+    out.root = (root, why)
+    return out
 
 
 # ==========================================================================
@@ -213,6 +217,7 @@ def _elementwise_cases(hidden):
     return cases
 
 
+BARS, NAMES = ("x̄", "ȳ"), ("x", "y")
 _FORMULA = {"add": "x̄ = ḡ, ȳ = ḡ", "sub": "x̄ = ḡ, ȳ = −ḡ", "mul": "x̄ = ḡ·y, ȳ = ḡ·x",
             "neg": "x̄ = −ḡ", "exp": "x̄ = ḡ·eˣ", "tanh": "x̄ = ḡ·(1 − tanh²x)"}
 
@@ -225,16 +230,16 @@ def _elementwise_hint(case, expected, got):
     g = _asarray(case.g, dtype=float)
     for k, (c, want, x) in enumerate(zip(cts, expected, case.args)):
         if c.shape == g.shape and want.shape != g.shape:
-            return (f"gradient not summed over the broadcast axes: {'x̄ȳ'[k]} has shape "
-                    f"{_shape_text(c.shape)}, the shape of the output, but {'xy'[k]} has shape "
-                    f"{_shape_text(want.shape)} — pass it through unbroadcast(…, {'xy'[k]}.shape)")
+            return (f"gradient not summed over the broadcast axes: {BARS[k]} has shape "
+                    f"{_shape_text(c.shape)}, the shape of the output, but {NAMES[k]} has shape "
+                    f"{_shape_text(want.shape)} — pass it through unbroadcast(…, {NAMES[k]}.shape)")
         if c.shape != want.shape:
-            return f"{'x̄ȳ'[k]} must have {'xy'[k]}'s shape {_shape_text(want.shape)}"
+            return f"{BARS[k]} must have {NAMES[k]}'s shape {_shape_text(want.shape)}"
     for k, (c, want) in enumerate(zip(cts, expected)):
         if same(c, want):
             continue
         if same(c, -want, "recognise"):
-            return f"the sign of {'x̄ȳ'[k]}: {_FORMULA[case.op]}"
+            return f"the sign of {BARS[k]}: {_FORMULA[case.op]}"
         if case.op == "mul":
             own = oracle_unbroadcast(g * case.args[k], _shape(case.args[k]))
             if same(c, own, "recognise"):
@@ -245,7 +250,7 @@ def _elementwise_hint(case, expected, got):
             return f"{_FORMULA['tanh']}: square tanh(x), not x"
         if same(c, _broadcast_ok(g, want), "recognise"):
             return f"multiply by the output cotangent ḡ: {_FORMULA[case.op]}"
-        return f"{'x̄ȳ'[k]} is wrong: {_FORMULA[case.op]}"
+        return f"{BARS[k]} is wrong: {_FORMULA[case.op]}"
     return None
 
 
@@ -262,7 +267,7 @@ def _check_rules(rules, cases, what, hint):
         if cts is None or not all(same(c, e) for c, e in zip(cts, expected)):
             raise _not_done_or(CheckFailure(f"{what}: the rule {case.op}_vjp", inputs=case.inputs(),
                                             expected=expected, got=got,
-                                            hint=None if _isinstance(got, Raised) else hint(case, expected, got)))
+                                            hint=hint(case, expected, got)))
     return _len(cases)
 
 
@@ -294,13 +299,15 @@ def _sum_cases(hidden):
 
 
 def _sum_hint(case, expected, got):
+    g, keep = _asarray(case.g, dtype=float), case.params["keepdims"]
+    lost = ("keepdims lost: with keepdims=False the summed axes are gone from ḡ; put them back as "
+            "length-1 axes (np.expand_dims(g, axis), or reshape) before broadcasting ḡ to x's shape")
+    if _isinstance(got, Raised) and not keep and case.params["axis"] is not None:
+        return lost
     cts = _cotangents(got, 1)
     if cts is None:
         return _tuple_hint(got, 1)
     (c,), (want,) = cts, expected
-    g, keep = _asarray(case.g, dtype=float), case.params["keepdims"]
-    lost = ("keepdims lost: with keepdims=False the summed axes are gone from ḡ; put them back as "
-            "length-1 axes (np.expand_dims(g, axis), or reshape) before broadcasting ḡ to x's shape")
     if not keep and case.params["axis"] is not None:
         try:
             naive = _broadcast_to(g, want.shape)
@@ -338,22 +345,23 @@ def _matmul_hint(case, expected, got):
     if cts is None:
         return _tuple_hint(got, 2)
     g, (a, b) = _asarray(case.g, dtype=float), case.args
+    bars = ("ā", "b̄")
     rule = "ā = ḡ·bᵀ (ḡ is m×p, bᵀ is p×n: ā is m×n like a) and b̄ = aᵀ·ḡ (n×m · m×p: b̄ is n×p like b)"
     for k, (c, want) in enumerate(zip(cts, expected)):
         if same(c, want):
             continue
         if c.shape != want.shape:
             if c.shape == want.T.shape and same(c, want.T, "recognise"):
-                return f"wrong transpose in matmul's VJP: {'āb̄'[k]} came out transposed; {rule}"
-            return f"{'āb̄'[k]} must have {'ab'[k]}'s shape {_shape_text(want.shape)}: {rule}"
+                return f"wrong transpose in matmul's VJP: {bars[k]} came out transposed; {rule}"
+            return f"{bars[k]} must have {'ab'[k]}'s shape {_shape_text(want.shape)}: {rule}"
         if a.ndim == 2 and b.ndim == 2:
             wrong = [g @ b, b @ g, b.T @ g] if k == 0 else [a @ g, g @ a, g.T @ a]
             if any(w.shape == c.shape and same(c, w, "recognise") for w in wrong) or same(c, want.T, "recognise"):
-                return f"wrong transpose in matmul's VJP ({'āb̄'[k]}): {rule}"
+                return f"wrong transpose in matmul's VJP ({bars[k]}): {rule}"
         if a.ndim == 1 or b.ndim == 1:
             return ("a vector operand: treat it as a column (b of shape (n,)) or a row (a of shape (n,)): "
                     "ā = np.outer(ḡ, b) when b is a vector, b̄ = np.outer(a, ḡ) when a is a vector")
-        return f"{'āb̄'[k]} is wrong: {rule}"
+        return f"{bars[k]} is wrong: {rule}"
     return None
 
 
@@ -703,7 +711,7 @@ def check_grad(grad, backward, ArrayTape, rules, *, hidden=False):
         wrong_rule = _rules_failure(rules)
         if wrong_rule:
             task, failure = wrong_rule
-            raise _earlier(failure, "Task 2.2", f"VJP rule ({failure.what.split('the rule ')[-1]}, {task})") from None
+            raise _earlier(failure, "Task 2.2", f"{failure.what.split('the ')[-1]} ({task})") from None
         hint = _tuple_hint(got, _len(expected)) if cts is None else \
             ("grad(f)(*xs): put every x on a new tape (tape.input), y = f(*nodes), bars = backward(tape, y, VJP), "
              "return the inputs' adjoints")
