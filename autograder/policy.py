@@ -63,6 +63,13 @@ POLICIES = {
                           forbid=("autodiff_ref.trace",)),
     },
     "lesson3_reverse_mode": {},
+    "lesson3b_reverse_arrays": {
+        t: Policy(t, what) for t, what in (
+            ("Task 1.1", "unbroadcast"), ("Task 1.2", "the elementwise VJP rules"),
+            ("Task 1.3", "the VJP of sum"), ("Task 1.4", "the VJPs of matmul"),
+            ("Task 1.5", "the VJP of indexing"), ("Task 1.6", "the VJPs of reshape and transpose"),
+            ("Task 2.1", "the reverse sweep"), ("Task 2.2", "grad on your tape"),
+            ("Task 3.1", "the MLP's loss"), ("Task 3.2", "the training step on your engine"))},
     "lesson4_higher_order": {
         "Task 4.1": _uses("Task 4.1", "f'' by nesting jvp (not derivative or hessian)", may_use=("jvp",)),
         "Task 4.2": _uses("Task 4.2", "the Hessian-vector product from jvp and grad (not hessian)",

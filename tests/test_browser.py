@@ -54,6 +54,7 @@ LESSON_WIDGETS = {
     "lesson1_dual_numbers": dict(control="f", action=("dropdown",)),            # tangent line
     "lesson2_forward_mode": dict(control="angle of v (°)", action=("slider", 1)),  # a JVP as a picture
     "lesson3_reverse_mode": dict(control="next ▶", nth=1, action=("button", "next ▶")),  # reverse sweep
+    "lesson3b_reverse_arrays": dict(control="entry of x", action=("slider", 1)),  # broadcast, summed back
     "lesson4_higher_order": dict(control="start x", action=("slider", 1)),      # Newton vs GD
     "lesson5_linear_maps": dict(control="x₁", action=("slider", 1)),           # J and Jᵀ on circles
     "lesson6_implicit_layers": dict(control="θ", action=("slider", 1)),         # cobweb of a fixed point
