@@ -509,7 +509,10 @@ class Sandbox:
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     def exit_reason(self):
-        code = self.proc.poll()
+        try:       # the pipe closes a moment before the process is gone: wait for its exit code
+            code = self.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            code = None
         if code is None:
             return "still running"
         if code < 0:
