@@ -7,6 +7,7 @@ process through ``nbgrader.apps.NbGraderAPI`` with the course's own
 PATH, this repository importable by kernels).
 """
 import contextlib
+import copy
 import csv
 import logging
 import os
@@ -148,7 +149,7 @@ class Course:
         from nbgrader.coursedir import CourseDirectory
 
         cfg = Config()
-        cfg.merge(self.config())
+        cfg.merge(copy.deepcopy(self.config()))   # merge shares sections: overrides must not leak back
         cfg.CourseDirectory.db_url = self.db_url
         for dotted, value in overrides.items():
             section, key = dotted.rsplit(".", 1)
