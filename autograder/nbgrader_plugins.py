@@ -65,7 +65,8 @@ class SandboxGrade(NbGraderPreprocessor):
         source, course_root, source_dir = self._source(info)
         workdir = resources.get("metadata", {}).get("path") or os.getcwd()
         result = verdicts.grade(nb, source, info["assignment"], workdir, timeout=self.timeout,
-                                protected=protected_paths(course_root) + list(self.protected), allow=(workdir,), source_dir=source_dir)
+                                protected=protected_paths(course_root) + list(self.protected), allow=(workdir,),
+                                source_dir=source_dir)
         nb.cells = result.merged.cells
         apply_outputs(nb, result)
         nb.metadata[METADATA_KEY] = {"problems": list(result.problems)}
