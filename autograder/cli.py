@@ -8,7 +8,7 @@ Students and self-learners::
 Instructors::
 
     generate [A ...]         nbgrader generate_assignment: course/source -> course/release
-    autograde DIR -a A       grade a folder of submissions in parallel
+    autograde DIR -a A       grade a folder of submissions in parallel (--scheduler: on a Dask cluster)
     feedback -a A            nbgrader generate_feedback (hidden tests left out)
     export                   grades CSV and a summary plot
     selftest [A ...]         solutions get full marks, blank releases 0, mutants lose points
@@ -26,7 +26,7 @@ from .workflow import REPO, Course, CourseError
 
 
 def _course(args):
-    return Course(args.course)
+    return Course(args.course, db_url=args.db_url)
 
 
 # --- student ------------------------------------------------------------------------------
@@ -161,7 +161,8 @@ def cmd_generate(args):
 def cmd_autograde(args):
     from .grading import autograde, format_results
     course = _course(args)
-    results = autograde(course, args.submissions, args.assignment, jobs=args.jobs)
+    results = autograde(course, args.submissions, args.assignment, jobs=args.jobs, scheduler=args.scheduler,
+                        regrade=args.regrade)
     print(format_results(results))
     if args.csv:
         path, _ = course.export_csv(args.csv, [args.assignment])
@@ -217,6 +218,9 @@ def build_parser():
     parser.add_argument("--course", default=None,
                         help="the nbgrader course directory (default: $AUTODIFF_COURSE or ./course "
                              "of this repository)")
+    parser.add_argument("--db-url", default=None,
+                        help="the gradebook's SQLAlchemy URL, e.g. postgresql+psycopg://USER@HOST/DB (default: "
+                             "$AUTODIFF_DB_URL, else the config's CourseDirectory.db_url, else SQLite in the course)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("lab", help="generate the lessons, copy them to student/ and start JupyterLab")
@@ -240,6 +244,10 @@ def build_parser():
     p.add_argument("submissions", help="<student>/<assignment>/*.ipynb, <student>/*.ipynb or <student>.ipynb")
     p.add_argument("--assignment", "-a", required=True)
     p.add_argument("--jobs", "-j", type=int, default=None, help="parallel workers (default: CPU count)")
+    p.add_argument("--scheduler", help="grade on this Dask cluster instead, e.g. tcp://HOST:8786 "
+                                       "(needs the [scale] extra; see docs/cluster.md)")
+    p.add_argument("--regrade", action="store_true",
+                   help="grade again submissions already graded and unchanged (skipped by default)")
     p.add_argument("--csv", help="also write the assignment's grades CSV here")
     p.add_argument("--json", help="write the per-submission results as JSON here")
     p.set_defaults(func=cmd_autograde)

@@ -9,11 +9,17 @@ process (:mod:`autograder.verdicts`). A submission that cannot be read, ends
 its process, loops forever or even hangs its worker is reported and scored;
 it never stops the others.
 
+With ``scheduler`` the same tasks go to a Dask distributed cluster instead
+(:mod:`autograder.cluster`). Either way a batch can be interrupted and run
+again: a submission whose grades are in the gradebook and whose content (and
+the assignment's source and config) has not changed since is not graded again.
+
 ``check``: the self-learner's grader. It takes the student's notebook, puts
 back the instructor's test cells (visible and hidden) from the source
 notebook and grades it with the same routine as autograde, reporting every
 graded cell with its points and the checks' messages.
 """
+import hashlib
 import multiprocessing
 import os
 import queue
@@ -117,7 +123,7 @@ def stage_submissions(course, path, assignment):
 
 # --- the worker pool -------------------------------------------------------------------
 
-def _worker_main(course_root, assignment, env, tasks, results):
+def _worker_main(course_root, db_url, assignment, env, tasks, results):
     """One grading process: nbgrader imported once, then one student at a time."""
     # Kernels inherit these: their banners and warnings are noise here (nbgrader's own
     # log is captured per student by NbGraderAPI).
@@ -131,7 +137,7 @@ def _worker_main(course_root, assignment, env, tasks, results):
     import warnings
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*not in session.*")  # SQLAlchemy 2.1 noise from nbgrader
-    course = Course(course_root)
+    course = Course(course_root, db_url=db_url)
     api = course.api()
     while True:
         student = tasks.get()
@@ -148,35 +154,87 @@ def _worker_main(course_root, assignment, env, tasks, results):
                       "log": outcome.get("log", "")}, time.perf_counter() - started))
 
 
-def autograde(course, submissions, assignment, *, jobs=None, deadline=None, log=print):
+def autograde(course, submissions, assignment, *, jobs=None, deadline=None, scheduler=None, regrade=False,
+              log=print):
     """Grade a folder of submissions of one assignment in parallel.
 
     Returns a list of :class:`SubmissionResult`, one per student, sorted by id.
     `deadline` (seconds per submission; default from the notebook's size and the
-    per-cell timeout) bounds even a submission that hangs its worker.
+    per-cell timeout) bounds even a submission that hangs its worker (local pool only).
+    `scheduler` (``tcp://HOST:8786``) grades on that Dask cluster instead of a local pool.
+    Submissions graded before and unchanged are skipped unless `regrade`.
     """
     course.check_assignments([assignment])
     course.ensure_generated(assignment, log=log)
     students = stage_submissions(course, submissions, assignment)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(students)))
-    if deadline is None:
-        n_code = sum(1 for p in course.source_notebooks(assignment)
-                     for c in notebooks.read(p).cells if c.cell_type == "code")
-        timeout = course.config().SandboxGrade.get("timeout", 30) or 30
-        deadline = 120 + n_code * (timeout + 15)
-
-    env = course.env()
+    grades = {r["student"]: r for r in course.grades([assignment])}
+    ledger = _Ledger(course, assignment)
+    todo = [s for s in students if regrade or s not in grades or not ledger.unchanged(s)]
+    if len(todo) < len(students):
+        log(f"{len(students) - len(todo)} submission(s) graded before and unchanged: skipped "
+            "(--regrade grades them again)")
     started_at = time.perf_counter()
-    outcomes = _run_pool(course, assignment, students, jobs, env, deadline, log)
+    if not todo:
+        outcomes = {}
+    elif scheduler:
+        from .cluster import grade_on_cluster
+        outcomes = grade_on_cluster(course, assignment, todo, scheduler, log, on_graded=ledger.graded)
+    else:
+        jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+        if deadline is None:
+            n_code = sum(1 for p in course.source_notebooks(assignment)
+                         for c in notebooks.read(p).cells if c.cell_type == "code")
+            timeout = course.config().SandboxGrade.get("timeout", 30) or 30
+            deadline = 120 + n_code * (timeout + 15)
+        outcomes = _run_pool(course, assignment, todo, jobs, course.env(), deadline, log, ledger.graded)
+    for s in set(students) - set(todo):
+        outcomes[s] = {"success": True, "seconds": 0.0}
     grades = {r["student"]: r for r in course.grades([assignment])}
     expected = _expected_points(course, assignment)
     results = [collect_result(course, assignment, s, outcomes.get(s), grades, expected) for s in students]
     wall = time.perf_counter() - started_at
-    log(f"graded {len(results)} submission(s) of {assignment} in {wall:.1f} s with {jobs} worker(s)")
+    where = scheduler or (f"{jobs} local worker(s)" if todo else "nothing to grade")
+    log(f"graded {len(todo)} submission(s) of {assignment} in {wall:.1f} s ({where})")
     return results
 
 
-def _run_pool(course, assignment, students, jobs, env, deadline, log):
+def fingerprint(course, assignment):
+    """A hash of everything that decides a grade besides the submission: the config and the source."""
+    digest = hashlib.sha256()
+    for path in [course.root / "nbgrader_config.py", *sorted((course.source / assignment).rglob("*"))]:
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(course.root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+class _Ledger:
+    """Content hashes of the submissions whose grades are in the gradebook, one file per student
+    under ``<course>/.autograde_ledger/<assignment>/``; a hash covers the submitted folder,
+    the assignment's source and the config."""
+
+    def __init__(self, course, assignment):
+        self.course, self.assignment = course, assignment
+        self.folder = course.root / ".autograde_ledger" / assignment
+        self.assignment_key = fingerprint(course, assignment)
+
+    def _hash(self, student):
+        digest = hashlib.sha256(self.assignment_key.encode())
+        submitted = self.course.submitted / student / self.assignment
+        for path in sorted(submitted.rglob("*")):
+            if path.is_file():
+                digest.update(path.relative_to(submitted).as_posix().encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()
+
+    def unchanged(self, student):
+        path = self.folder / student
+        return path.exists() and path.read_text() == self._hash(student)
+
+    def graded(self, student):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / student).write_text(self._hash(student))
+
+
+def _run_pool(course, assignment, students, jobs, env, deadline, log, on_graded=None):
     ctx = multiprocessing.get_context("spawn")
     tasks, results = ctx.Queue(), ctx.Queue()
     for s in students:
@@ -185,7 +243,7 @@ def _run_pool(course, assignment, students, jobs, env, deadline, log):
         tasks.put(None)
 
     def start_worker():
-        proc = ctx.Process(target=_worker_main, args=(str(course.root), assignment, env, tasks, results),
+        proc = ctx.Process(target=_worker_main, args=(str(course.root), course.db_url, assignment, env, tasks, results),
                            daemon=True)
         proc.start()
         return proc
@@ -210,6 +268,8 @@ def _run_pool(course, assignment, students, jobs, env, deadline, log):
                 _, student, pid, outcome, seconds = msg
                 running.pop(pid, None)
                 outcomes[student] = dict(outcome, seconds=seconds)
+                if outcome["success"] and on_graded:
+                    on_graded(student)
                 log(f"  {student}: {'ok' if outcome['success'] else 'ERROR'} ({seconds:.1f} s)")
             continue
         now = time.monotonic()

@@ -13,7 +13,7 @@ autograde`` and the formgrader's buttons.
 """
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, Unicode
+from traitlets import Float, List, Unicode
 
 
 #: Notebook metadata key where the problems of a graded notebook are recorded for reports.
@@ -44,6 +44,8 @@ class SandboxGrade(NbGraderPreprocessor):
     """
 
     timeout = Float(30.0, help="Seconds a cell of the student's code (or one check) may run").tag(config=True)
+    protected = List(Unicode(), help="More folders the student's code may not read (a cluster worker's "
+                                     "shared submissions folder)").tag(config=True)
 
     def _source(self, info):
         import os
@@ -63,7 +65,8 @@ class SandboxGrade(NbGraderPreprocessor):
         source, course_root, source_dir = self._source(info)
         workdir = resources.get("metadata", {}).get("path") or os.getcwd()
         result = verdicts.grade(nb, source, info["assignment"], workdir, timeout=self.timeout,
-                                protected=protected_paths(course_root), allow=(workdir,), source_dir=source_dir)
+                                protected=protected_paths(course_root) + list(self.protected), allow=(workdir,),
+                                source_dir=source_dir)
         nb.cells = result.merged.cells
         apply_outputs(nb, result)
         nb.metadata[METADATA_KEY] = {"problems": list(result.problems)}

@@ -7,6 +7,7 @@ process through ``nbgrader.apps.NbGraderAPI`` with the course's own
 PATH, this repository importable by kernels).
 """
 import contextlib
+import copy
 import csv
 import logging
 import os
@@ -27,11 +28,12 @@ class CourseError(RuntimeError):
 class Course:
     """An nbgrader course directory with a ``nbgrader_config.py``."""
 
-    def __init__(self, root=None):
+    def __init__(self, root=None, db_url=None):
         root = Path(root or os.environ.get("AUTODIFF_COURSE") or DEFAULT_COURSE).resolve()
         if not (root / "nbgrader_config.py").is_file():
             raise CourseError(f"{root} is not a course directory: it has no nbgrader_config.py")
         self.root = root
+        self._db_url = db_url or os.environ.get("AUTODIFF_DB_URL")
         self._config = None
 
     # --- layout ---------------------------------------------------------------
@@ -92,7 +94,15 @@ class Course:
 
     @property
     def db_url(self):
-        return self.config().CourseDirectory.db_url or f"sqlite:///{self.root / 'gradebook.db'}"
+        """The gradebook's SQLAlchemy URL: given to the constructor (``--db-url``), else
+        ``$AUTODIFF_DB_URL``, else the config's ``CourseDirectory.db_url``, else SQLite in the course."""
+        return self._db_url or self.config().CourseDirectory.db_url or f"sqlite:///{self.root / 'gradebook.db'}"
+
+    def has_gradebook(self):
+        """False for an SQLite gradebook not created yet (a server's database always exists)."""
+        if not self.db_url.startswith("sqlite:///"):
+            return True
+        return Path(self.db_url[len("sqlite:///"):]).exists()
 
     @property
     def course_id(self):
@@ -139,7 +149,8 @@ class Course:
         from nbgrader.coursedir import CourseDirectory
 
         cfg = Config()
-        cfg.merge(self.config())
+        cfg.merge(copy.deepcopy(self.config()))   # merge shares sections: overrides must not leak back
+        cfg.CourseDirectory.db_url = self.db_url
         for dotted, value in overrides.items():
             section, key = dotted.rsplit(".", 1)
             cfg[section][key] = value
@@ -166,9 +177,8 @@ class Course:
         """Generate the release (and register the assignment in the gradebook)
         unless the release exists and is newer than the source."""
         release = self.release_notebooks(assignment)
-        db = self.root / "gradebook.db"
         src_time = max(p.stat().st_mtime for p in (self.source / assignment).rglob("*") if p.is_file())
-        if release and db.exists() and min(p.stat().st_mtime for p in release) >= src_time \
+        if release and self.has_gradebook() and min(p.stat().st_mtime for p in release) >= src_time \
                 and self._in_gradebook(assignment):
             return False
         self.generate([assignment], log=log)
@@ -199,7 +209,7 @@ class Course:
         """Rows ``{student, assignment, questions: {grade_id: (score, max)}, total, max_score,
         needs_manual_grade}`` from the gradebook, sorted by assignment then student."""
         from nbgrader.api import Gradebook
-        if not (self.root / "gradebook.db").exists():
+        if not self.has_gradebook():
             return []
         rows = []
         with self.activated(), Gradebook(self.db_url, self.course_id) as gb:
