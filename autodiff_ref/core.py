@@ -505,10 +505,7 @@ UFUNC_PRIMITIVES = {
     np.cbrt: cbrt, np.reciprocal: reciprocal, np.degrees: degrees, np.rad2deg: degrees,
     np.radians: radians, np.deg2rad: radians, np.hypot: hypot, np.arctan2: arctan2,
     np.fmax: fmax, np.fmin: fmin, np.remainder: remainder,
-    # np.logaddexp and np.logaddexp2 have their primitives (logaddexp, logaddexp2) and rules, but
-    # are not dispatched yet: lesson 8 grades np.logaddexp in bce_with_logits as "no rule in our
-    # library" (autograder/lessons/lesson8.py, tests/test_lesson8_checks.py). Add them here
-    # together with that lesson's update.
+    np.logaddexp: logaddexp, np.logaddexp2: logaddexp2,
 }
 #: x.sin(), x.exp(), ...: what numpy's object-dtype loops call on each tracer. Methods, not a
 #: __getattr__: a class with __getattr__ makes every attribute lookup slower (B1 lost 25 %).

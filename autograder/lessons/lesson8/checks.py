@@ -337,9 +337,9 @@ def check_bce_differentiable(bce_with_logits):
             got = attempt(_derivative_by, mode, bce_with_logits, z, y)
             if isinstance(got, Raised):
                 raise failure(what, inputs=inputs, expected=expected, got=got, hint=(
-                    "build the loss from functions autodiff_ref differentiates (np.maximum, np.exp, "
-                    "np.log, np.log1p, np.abs, np.mean, +, −, ×); np.logaddexp and scipy.special have "
-                    "no rules in our library") if isinstance(got.err, NotImplementedError)
+                    "build the loss from functions autodiff_ref differentiates (np.logaddexp, "
+                    "np.maximum, np.exp, np.log, np.log1p, np.abs, np.mean, +, −, ×); scipy.special "
+                    "has no rules in our library") if isinstance(got.err, NotImplementedError)
                     else f"{mode} mode could not run through your loss")
             if got is None:
                 raise failure(what, inputs=inputs, expected=expected, got="a plain number (no tangent)",
