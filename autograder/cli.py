@@ -10,7 +10,9 @@ Instructors::
     generate [A ...]         nbgrader generate_assignment: course/source -> course/release
     autograde DIR -a A       grade a folder of submissions in parallel (--scheduler: on a Dask cluster)
     feedback -a A            nbgrader generate_feedback (hidden tests left out)
-    export                   grades CSV and a summary plot
+    export                   grades CSV and a summary plot (--lms canvas|moodle OUT, --misconceptions OUT)
+    roster ROSTER.csv        import the class roster into nbgrader's student table
+    similarity -a A          the batch's solution code compared with each other and the reference
     selftest [A ...]         solutions get full marks, blank releases 0, mutants lose points
     mutate [A ...]           mutation score of the tests, per solution region, with survivors
 """
@@ -164,6 +166,12 @@ def cmd_autograde(args):
     results = autograde(course, args.submissions, args.assignment, jobs=args.jobs, scheduler=args.scheduler,
                         regrade=args.regrade)
     print(format_results(results))
+    if args.similarity:
+        from .similarity import format_review, review
+        try:
+            print(format_review(review(course, args.assignment, students=[r.student for r in results])))
+        except CourseError as err:   # grades are in; a missing engine must not hide them
+            print(f"similarity review skipped: {err}")
     if args.csv:
         path, _ = course.export_csv(args.csv, [args.assignment])
         print(f"grades written to {path}")
@@ -181,10 +189,42 @@ def cmd_feedback(args):
 
 def cmd_export(args):
     course = _course(args)
+    if args.lms or args.misconceptions:
+        return _cmd_export_more(course, args)
     path, rows = course.export_csv(args.csv, args.assignment or None)
     print(f"{len(rows)} row(s) written to {path}")
     if rows and args.plot:
         print(f"summary plot written to {course.plot(args.plot, rows)}")
+    return 0
+
+
+def _cmd_export_more(course, args):
+    """--lms and --misconceptions: the files asked for, and nothing else."""
+    if args.lms:
+        from .lms import FORMATS, export_lms
+        lms, out = args.lms
+        if lms not in FORMATS:
+            raise CourseError(f"--lms takes {' or '.join(FORMATS)}, not {lms!r}")
+        path, n = export_lms(course, out, lms, args.assignment or None)
+        print(f"{n} student(s) written to {path} ({lms})")
+    if args.misconceptions:
+        from .misconceptions import export
+        rows, paths = export(course, args.misconceptions, args.assignment or None)
+        print(f"{len(rows)} misconception row(s): {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def cmd_roster(args):
+    from .lms import import_roster
+    n = import_roster(_course(args), args.roster)
+    print(f"{n} student(s) imported into the gradebook's student table")
+    return 0
+
+
+def cmd_similarity(args):
+    from .similarity import format_review, review
+    report = review(_course(args), args.assignment, args.out, threshold=args.threshold)
+    print(format_review(report))
     return 0
 
 
@@ -250,6 +290,8 @@ def build_parser():
                    help="grade again submissions already graded and unchanged (skipped by default)")
     p.add_argument("--csv", help="also write the assignment's grades CSV here")
     p.add_argument("--json", help="write the per-submission results as JSON here")
+    p.add_argument("--no-similarity", dest="similarity", action="store_false",
+                   help="skip the similarity review (copydetect) after grading")
     p.set_defaults(func=cmd_autograde)
 
     p = sub.add_parser("feedback", help="nbgrader generate_feedback (hidden tests are not shown)")
@@ -260,7 +302,24 @@ def build_parser():
     p.add_argument("--csv", default="grades.csv")
     p.add_argument("--plot", default="grades.png")
     p.add_argument("--assignment", "-a", action="append", help="only these assignments (repeatable)")
+    p.add_argument("--lms", nargs=2, metavar=("canvas|moodle", "OUT.csv"),
+                   help="instead: one row per student, one column per assignment, late flags, for this LMS")
+    p.add_argument("--misconceptions", metavar="OUT",
+                   help="instead (or too, with --lms): per lesson and question, how many students hit "
+                        "each misconception: OUT.csv, OUT.md, OUT.png")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("roster", help="import a class roster CSV (id,first_name,last_name,email,lms_user_id)")
+    p.add_argument("roster", metavar="ROSTER.csv")
+    p.set_defaults(func=cmd_roster)
+
+    p = sub.add_parser("similarity", help="compare a batch's solutions with each other and the reference")
+    p.add_argument("--assignment", "-a", required=True)
+    p.add_argument("--out", help="folder for similarity.csv and similarity.html "
+                                 "(default: course/similarity/ASSIGNMENT)")
+    p.add_argument("--threshold", type=float, default=0.8,
+                   help="flag a pair when this share of one's code is found in the other (default 0.8)")
+    p.set_defaults(func=cmd_similarity)
 
     p = sub.add_parser("selftest", help="solutions full marks, blank releases 0, mutants lose points")
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")

@@ -1,3 +1,6 @@
+"""Independent, correct solutions of lesson 0 written in other styles than the reference
+(for tests/test_similarity.py: they must not be flagged as copies of it or of each other)."""
+
 ALICE = {
 "task01-central-difference": '''# Task 0.1: the central difference
 def central_difference(f, x, h):
