@@ -8,9 +8,10 @@ Students and self-learners::
 Instructors::
 
     generate [A ...]         nbgrader generate_assignment: course/source -> course/release
-    autograde DIR -a A       grade a folder of submissions in parallel (--scheduler: on a Dask cluster)
+    autograde DIR -a A       grade a folder of submissions in parallel (--scheduler: on a Dask cluster;
+                             --student ID: one student); exits 1 when a submission could not be graded
     feedback -a A            nbgrader generate_feedback (hidden tests left out)
-    export                   grades CSV and a summary plot
+    export                   grades CSV (and a summary plot with --plot)
     selftest [A ...]         solutions get full marks, blank releases 0, mutants lose points
     mutate [A ...]           mutation score of the tests, per solution region, with survivors
 """
@@ -162,14 +163,20 @@ def cmd_autograde(args):
     from .grading import autograde, format_results
     course = _course(args)
     results = autograde(course, args.submissions, args.assignment, jobs=args.jobs, scheduler=args.scheduler,
-                        regrade=args.regrade)
+                        regrade=args.regrade, student=args.student)
     print(format_results(results))
+    failed = [r for r in results if not r.ok]
     if args.csv:
         path, _ = course.export_csv(args.csv, [args.assignment])
         print(f"grades written to {path}")
     if args.json:
         Path(args.json).write_text(json.dumps([r.__dict__ | {"cells": [c.__dict__ for c in r.cells]}
                                                for r in results], indent=1))
+    if failed:
+        print(f"\n{len(failed)} submission(s) could not be graded:")
+        for r in failed:
+            print(f"  {r.student}: {r.problems[0] if r.problems else 'not graded'}")
+        return 1
     return 0
 
 
@@ -241,8 +248,11 @@ def build_parser():
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("autograde", help="grade a folder of submissions in parallel")
-    p.add_argument("submissions", help="<student>/<assignment>/*.ipynb, <student>/*.ipynb or <student>.ipynb")
+    p.add_argument("submissions", nargs="?", default=None,
+                   help="<student>/<assignment>/*.ipynb, <student>/*.ipynb or <student>.ipynb (default: the "
+                        "course's submitted/); with --student also that student's own folder")
     p.add_argument("--assignment", "-a", required=True)
+    p.add_argument("--student", "-s", help="grade this student only (regrade one student)")
     p.add_argument("--jobs", "-j", type=int, default=None, help="parallel workers (default: CPU count)")
     p.add_argument("--scheduler", help="grade on this Dask cluster instead, e.g. tcp://HOST:8786 "
                                        "(needs the [scale] extra; see docs/cluster.md)")
@@ -258,7 +268,7 @@ def build_parser():
 
     p = sub.add_parser("export", help="grades CSV and a summary plot from the gradebook")
     p.add_argument("--csv", default="grades.csv")
-    p.add_argument("--plot", default="grades.png")
+    p.add_argument("--plot", default=None, help="also write a summary plot (PNG) here")
     p.add_argument("--assignment", "-a", action="append", help="only these assignments (repeatable)")
     p.set_defaults(func=cmd_export)
 
