@@ -20,7 +20,7 @@ autograde`` and the formgrader's buttons.
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
-from traitlets import Dict, Float, List, Unicode
+from traitlets import Dict, Float, List, Unicode, default
 
 
 #: Notebook metadata key where the problems of a graded notebook are recorded for reports.
@@ -178,6 +178,10 @@ WRAP_CSS = """
 
 class FeedbackCSS(CSSHTMLHeaderPreprocessor):
     """nbconvert's inlined CSS plus :data:`WRAP_CSS`."""
+
+    @default("enabled")
+    def _enabled_default(self):
+        return True   # nbgrader registers preprocessors without enabling them
 
     def preprocess(self, nb, resources):
         nb, resources = super().preprocess(nb, resources)
