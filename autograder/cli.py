@@ -3,6 +3,7 @@
 Students and self-learners::
 
     lab                      generate the lessons, copy them to student/, start JupyterLab there
+                             (--instructor: JupyterLab in course/, where the formgrader works)
     check NOTEBOOK           grade your own notebook (visible and hidden tests), question by question
 
 Instructors::
@@ -77,6 +78,8 @@ def landing_page(course, workspace, assignments):
 
 def cmd_lab(args):
     course = _course(args)
+    if args.instructor:
+        return _instructor_lab(course, args)
     workspace = Path(args.workspace).resolve()
     names = course.assignments()
     if not names:
@@ -115,6 +118,24 @@ def cmd_lab(args):
         print(" ".join(cmd))
         return 0
     os.chdir(workspace)
+    os.execve(sys.executable, cmd, course.env())
+
+
+def _instructor_lab(course, args):
+    """JupyterLab for the instructor, started in the course directory: nbgrader's formgrader
+    reads nbgrader_config.py where Jupyter starts (from the repository root it lists no
+    assignments and leaves a gradebook.db there)."""
+    cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={course.root}",
+           f"--ServerApp.port={args.port}", "--LabApp.default_url=/lab/tree"]
+    if args.no_browser:
+        cmd.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    print(f"instructor mode: JupyterLab in {course.root} (the formgrader is under Nbgrader > Formgrader)")
+    if args.dry_run:
+        print(f"cd {course.root} && " + " ".join(cmd))
+        return 0
+    os.chdir(course.root)
     os.execve(sys.executable, cmd, course.env())
 
 
@@ -236,6 +257,8 @@ def build_parser():
     p.add_argument("--workspace", default=str(REPO / "student"),
                    help="where the student's copies live (default: student/ in the repository)")
     p.add_argument("--dry-run", action="store_true", help="prepare the workspace, print the command")
+    p.add_argument("--instructor", action="store_true",
+                   help="start JupyterLab in the course directory instead, for nbgrader's formgrader")
     p.set_defaults(func=cmd_lab)
 
     p = sub.add_parser("check", help="grade your own notebook with the visible and hidden tests")
