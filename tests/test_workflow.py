@@ -337,7 +337,8 @@ def test_feedback_has_no_hidden_tests(fixture_course, tmp_path):
 
     # control: nbgrader's stock feedback does show hidden tests (so this test can fail)
     with open(fixture_course.root / "nbgrader_config.py", "a") as fh:
-        fh.write("\nc.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor]\n")
+        fh.write("\nfrom nbconvert.preprocessors import CSSHTMLHeaderPreprocessor\n"
+                 "c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor]\n")
     fixture_course._config = None
     fixture_course.feedback(FIXTURE, log=lambda m: None)
     html = (fixture_course.feedback_dir / "good" / FIXTURE / f"{FIXTURE}.html").read_text()
