@@ -3,14 +3,16 @@
 Students and self-learners::
 
     lab                      generate the lessons, copy them to student/, start JupyterLab there
+                             (--instructor: JupyterLab in course/, where the formgrader works)
     check NOTEBOOK           grade your own notebook (visible and hidden tests), question by question
 
 Instructors::
 
     generate [A ...]         nbgrader generate_assignment: course/source -> course/release
-    autograde DIR -a A       grade a folder of submissions in parallel (--scheduler: on a Dask cluster)
+    autograde DIR -a A       grade a folder of submissions in parallel (--scheduler: on a Dask cluster;
+                             --student ID: one student); exits 1 when a submission could not be graded
     feedback -a A            nbgrader generate_feedback (hidden tests left out)
-    export                   grades CSV and a summary plot (--lms canvas|moodle OUT, --misconceptions OUT)
+    export                   grades CSV (a summary plot with --plot; --lms canvas|moodle OUT, --misconceptions OUT)
     roster ROSTER.csv        import the class roster into nbgrader's student table
     similarity -a A          the batch's solution code compared with each other and the reference
     selftest [A ...]         solutions get full marks, blank releases 0, mutants lose points
@@ -78,6 +80,8 @@ def landing_page(course, workspace, assignments):
 
 def cmd_lab(args):
     course = _course(args)
+    if args.instructor:
+        return _instructor_lab(course, args)
     workspace = Path(args.workspace).resolve()
     names = course.assignments()
     if not names:
@@ -116,6 +120,24 @@ def cmd_lab(args):
         print(" ".join(cmd))
         return 0
     os.chdir(workspace)
+    os.execve(sys.executable, cmd, course.env())
+
+
+def _instructor_lab(course, args):
+    """JupyterLab for the instructor, started in the course directory: nbgrader's formgrader
+    reads nbgrader_config.py where Jupyter starts (from the repository root it lists no
+    assignments and leaves a gradebook.db there)."""
+    cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={course.root}",
+           f"--ServerApp.port={args.port}", "--LabApp.default_url=/lab/tree"]
+    if args.no_browser:
+        cmd.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    print(f"instructor mode: JupyterLab in {course.root} (the formgrader is under Nbgrader > Formgrader)")
+    if args.dry_run:
+        print(f"cd {course.root} && " + " ".join(cmd))
+        return 0
+    os.chdir(course.root)
     os.execve(sys.executable, cmd, course.env())
 
 
@@ -164,7 +186,7 @@ def cmd_autograde(args):
     from .grading import autograde, format_results
     course = _course(args)
     results = autograde(course, args.submissions, args.assignment, jobs=args.jobs, scheduler=args.scheduler,
-                        regrade=args.regrade)
+                        regrade=args.regrade, student=args.student)
     print(format_results(results))
     if args.similarity:
         from .similarity import format_review, review
@@ -172,12 +194,18 @@ def cmd_autograde(args):
             print(format_review(review(course, args.assignment, students=[r.student for r in results])))
         except CourseError as err:   # grades are in; a missing engine must not hide them
             print(f"similarity review skipped: {err}")
+    failed = [r for r in results if not r.ok]
     if args.csv:
         path, _ = course.export_csv(args.csv, [args.assignment])
         print(f"grades written to {path}")
     if args.json:
         Path(args.json).write_text(json.dumps([r.__dict__ | {"cells": [c.__dict__ for c in r.cells]}
                                                for r in results], indent=1))
+    if failed:
+        print(f"\n{len(failed)} submission(s) could not be graded:")
+        for r in failed:
+            print(f"  {r.student}: {r.problems[0] if r.problems else 'not graded'}")
+        return 1
     return 0
 
 
@@ -269,6 +297,8 @@ def build_parser():
     p.add_argument("--workspace", default=str(REPO / "student"),
                    help="where the student's copies live (default: student/ in the repository)")
     p.add_argument("--dry-run", action="store_true", help="prepare the workspace, print the command")
+    p.add_argument("--instructor", action="store_true",
+                   help="start JupyterLab in the course directory instead, for nbgrader's formgrader")
     p.set_defaults(func=cmd_lab)
 
     p = sub.add_parser("check", help="grade your own notebook with the visible and hidden tests")
@@ -281,8 +311,11 @@ def build_parser():
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("autograde", help="grade a folder of submissions in parallel")
-    p.add_argument("submissions", help="<student>/<assignment>/*.ipynb, <student>/*.ipynb or <student>.ipynb")
+    p.add_argument("submissions", nargs="?", default=None,
+                   help="<student>/<assignment>/*.ipynb, <student>/*.ipynb or <student>.ipynb (default: the "
+                        "course's submitted/); with --student also that student's own folder")
     p.add_argument("--assignment", "-a", required=True)
+    p.add_argument("--student", "-s", help="grade this student only (regrade one student)")
     p.add_argument("--jobs", "-j", type=int, default=None, help="parallel workers (default: CPU count)")
     p.add_argument("--scheduler", help="grade on this Dask cluster instead, e.g. tcp://HOST:8786 "
                                        "(needs the [scale] extra; see docs/cluster.md)")
@@ -300,7 +333,7 @@ def build_parser():
 
     p = sub.add_parser("export", help="grades CSV and a summary plot from the gradebook")
     p.add_argument("--csv", default="grades.csv")
-    p.add_argument("--plot", default="grades.png")
+    p.add_argument("--plot", default=None, help="also write a summary plot (PNG) here")
     p.add_argument("--assignment", "-a", action="append", help="only these assignments (repeatable)")
     p.add_argument("--lms", nargs=2, metavar=("canvas|moodle", "OUT.csv"),
                    help="instead: one row per student, one column per assignment, late flags, for this LMS")

@@ -72,12 +72,39 @@ def student_id(name):
     return sid
 
 
-def stage_submissions(course, path, assignment):
+def _lesson_ids(course):
+    """{assignment: set of grade_ids} of every lesson's source notebooks."""
+    ids = {}
+    for a in course.assignments():
+        ids[a] = {notebooks.grade_id(c) for p in course.source_notebooks(a)
+                  for c in notebooks.read(p).cells if notebooks.grade_id(c)}
+    return ids
+
+
+def _other_lesson(path, assignment, lesson_ids):
+    """The lesson a notebook belongs to when that is not `assignment` (its graded cells are
+    another lesson's), else None. A notebook that cannot be read is left to the grader."""
+    try:
+        ids = {notebooks.grade_id(c) for c in notebooks.read(path).cells if notebooks.grade_id(c)}
+    except Exception:
+        return None
+    if not ids or ids & lesson_ids.get(assignment, set()):
+        return None
+    overlap = {a: len(ids & theirs) for a, theirs in lesson_ids.items() if ids & theirs}
+    return max(overlap, key=overlap.get) if overlap else None
+
+
+def stage_submissions(course, path, assignment, student=None, rejected=None):
     """Copy submissions into ``course/submitted/<student>/<assignment>/``.
 
     Accepted layouts under `path`: nbgrader's ``<student>/<assignment>/*.ipynb``;
-    ``<student>/*.ipynb``; or a flat folder of ``<student>.ipynb`` files. The
-    course's own ``submitted/`` folder is used in place. Returns the student ids.
+    ``<student>/*.ipynb``; or a flat folder of ``<student>.ipynb`` files. With `student`,
+    only that student's submission is staged, and `path` may also be that student's own
+    folder (``<path>/<assignment>/``). A ``timestamp.txt`` beside the notebooks goes along
+    (nbgrader computes lateness from it). The course's own ``submitted/`` folder is used in
+    place. A folder named after a lesson is refused (a student's folder given for the
+    class's); a notebook of another lesson is not staged but put in `rejected`
+    ({student: why}). Returns the student ids staged.
     """
     path = Path(path).resolve()
     if not path.is_dir():
@@ -85,30 +112,62 @@ def stage_submissions(course, path, assignment):
     release = course.release_notebooks(assignment)
     if not release:
         raise CourseError(f"no release of {assignment}: run `generate {assignment}` first")
+    lessons = course.assignments()
+    if student is not None and student in lessons:
+        raise CourseError(f"{student!r} is the name of an assignment, not a student id")
     if path == course.submitted.resolve():
         students = sorted(d.name for d in path.iterdir() if (d / assignment).is_dir())
+        _refuse_lesson_names(path, students, lessons)
+        if student is not None:
+            if student not in students:
+                raise CourseError(f"no submission of {assignment} by {student} under {path}")
+            students = [student]
         if not students:
             raise CourseError(f"no submissions of {assignment} under {path}")
         return students
 
-    found = {}  # student -> {notebook name: file}
-    for entry in sorted(path.iterdir()):
-        if entry.is_file() and entry.suffix == ".ipynb":
+    if student is not None and (path / assignment).is_dir():
+        entries = [(student, path / assignment)]          # the student's own folder
+    else:
+        entries = []
+        for entry in sorted(path.iterdir()):
+            if entry.is_file() and entry.suffix == ".ipynb":
+                entries.append((entry.stem, entry))
+            elif entry.is_dir() and not entry.name.startswith("."):
+                entries.append((entry.name, entry / assignment if (entry / assignment).is_dir() else entry))
+        _refuse_lesson_names(path, [name for name, _ in entries], lessons)
+        if student is not None:
+            entries = [(name, where) for name, where in entries if student_id(name) == student]
+            if not entries:
+                raise CourseError(f"no submission of {assignment} by {student} under {path}")
+
+    lesson_ids = _lesson_ids(course)
+    found, stamps = {}, {}  # student -> {notebook name: file}; student -> timestamp.txt
+    for name, where in entries:
+        sid = student_id(name)
+        if where.is_file():
             if len(release) != 1:
                 raise CourseError(f"{assignment} has {len(release)} notebooks: a flat folder of "
                                   "<student>.ipynb cannot say which is which; use <student>/<assignment>/")
-            found.setdefault(student_id(entry.stem), {})[release[0].name] = entry
-        elif entry.is_dir() and not entry.name.startswith("."):
-            inner = entry / assignment if (entry / assignment).is_dir() else entry
-            nbs = sorted(inner.glob("*.ipynb"))
-            if not nbs:
-                continue
-            files = {}
-            for nb in nbs:
-                name = nb.name if len(release) > 1 or nb.name == release[0].name else release[0].name
-                files[name] = nb
-            found.setdefault(student_id(entry.name), {}).update(files)
-    if not found:
+            nbs = [where]
+        else:
+            nbs = sorted(where.glob("*.ipynb"))
+            if (where / "timestamp.txt").is_file():
+                stamps[sid] = where / "timestamp.txt"
+        files = {}
+        for nb in nbs:
+            other = _other_lesson(nb, assignment, lesson_ids)
+            if other is not None:
+                if rejected is not None:
+                    rejected[sid] = (f"not graded: {nb.name} is a notebook of {other}, not of {assignment} "
+                                     "(its graded cells are the other lesson's)")
+                files = {}
+                break
+            name_in = nb.name if len(release) > 1 or nb.name == release[0].name else release[0].name
+            files[name_in] = nb
+        if files:
+            found.setdefault(sid, {}).update(files)
+    if not found and not rejected:
         raise CourseError(f"no notebooks found under {path} (expected <student>.ipynb files or "
                           f"<student>/{assignment}/*.ipynb)")
     for sid, files in found.items():
@@ -118,7 +177,18 @@ def stage_submissions(course, path, assignment):
         dest.mkdir(parents=True)
         for name, src in files.items():
             shutil.copy2(src, dest / name)
+        if sid in stamps:
+            shutil.copy2(stamps[sid], dest / "timestamp.txt")
     return sorted(found)
+
+
+def _refuse_lesson_names(path, names, lessons):
+    clash = sorted(set(names) & set(lessons))
+    if clash:
+        raise CourseError(f"{path} holds folders named after lessons ({', '.join(clash)}): it looks like one "
+                          "student's folder, not a folder of students. Grade one student with "
+                          f"`autograde {path} -a ASSIGNMENT --student ID`, or give the folder that holds "
+                          "the students' folders.")
 
 
 # --- the worker pool -------------------------------------------------------------------
@@ -155,18 +225,23 @@ def _worker_main(course_root, db_url, assignment, env, tasks, results):
 
 
 def autograde(course, submissions, assignment, *, jobs=None, deadline=None, scheduler=None, regrade=False,
-              log=print):
+              student=None, log=print):
     """Grade a folder of submissions of one assignment in parallel.
 
     Returns a list of :class:`SubmissionResult`, one per student, sorted by id.
     `deadline` (seconds per submission; default from the notebook's size and the
     per-cell timeout) bounds even a submission that hangs its worker (local pool only).
     `scheduler` (``tcp://HOST:8786``) grades on that Dask cluster instead of a local pool.
-    Submissions graded before and unchanged are skipped unless `regrade`.
+    Submissions graded before and unchanged are skipped unless `regrade`. `student` grades
+    that student's submission only (`submissions` may then be the student's own folder, and
+    defaults to the course's ``submitted/``). A submission that could not be graded is marked
+    so in the course (:meth:`Course.mark_not_graded`): the CSV and the feedback say why.
     """
     course.check_assignments([assignment])
     course.ensure_generated(assignment, log=log)
-    students = stage_submissions(course, submissions, assignment)
+    rejected = {}
+    students = stage_submissions(course, submissions or course.submitted, assignment, student=student,
+                                 rejected=rejected)
     grades = {r["student"]: r for r in course.grades([assignment])}
     ledger = _Ledger(course, assignment)
     todo = [s for s in students if regrade or s not in grades or not ledger.unchanged(s)]
@@ -192,6 +267,12 @@ def autograde(course, submissions, assignment, *, jobs=None, deadline=None, sche
     grades = {r["student"]: r for r in course.grades([assignment])}
     expected = _expected_points(course, assignment)
     results = [collect_result(course, assignment, s, outcomes.get(s), grades, expected) for s in students]
+    for r in results:
+        if r.student in todo:
+            course.mark_not_graded(assignment, r.student, None if r.ok else r.problems[0])
+    for s, why in rejected.items():   # another lesson's notebook: never staged, never in the gradebook
+        results.append(SubmissionResult(s, assignment, "error", max_score=sum(expected.values()), problems=[why]))
+    results.sort(key=lambda r: r.student)
     wall = time.perf_counter() - started_at
     where = scheduler or (f"{jobs} local worker(s)" if todo else "nothing to grade")
     log(f"graded {len(todo)} submission(s) of {assignment} in {wall:.1f} s ({where})")
@@ -394,7 +475,8 @@ def _error_summary(outcome):
                          (r"SchemaTooOldError|SchemaTooNewError", "nbgrader metadata version mismatch")):
         if re.search(pattern, text):
             return f"not graded: {say}"
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and "see the above traceback" not in line and "see the the above traceback" not in line]
     tail = [line for line in lines if not line.startswith(("File ", "^", "~"))][-1:] or ["unknown error"]
     return f"not graded: {tail[0][:300]}"
 

@@ -10,10 +10,17 @@ autograde`` and the formgrader's buttons.
   a cell that holds hidden tests keeps the check's message (which input
   failed, expected, got, hint) but not the traceback, whose source lines
   would reveal the hidden test code that ``ClearHiddenTests`` strips.
+- :class:`StudentErrors` and :class:`FeedbackCSS` (feedback): every error shows the
+  message only, without server paths; long output lines wrap.
+- :class:`DueDates` (autograde): per-lesson due dates from the config into the gradebook,
+  for nbgrader's late-submission penalty.
+- :class:`OverwriteCellsHiddenTestsAware` (autograde's sanitizing): no "checksum has
+  changed" warning for a test cell left as released.
 """
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, List, Unicode
+from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
+from traitlets import Dict, Float, List, Unicode, default
 
 
 #: Notebook metadata key where the problems of a graded notebook are recorded for reports.
@@ -133,3 +140,96 @@ class HideHiddenTestTracebacks(NbGraderPreprocessor):
             if output.output_type == "error":
                 output.traceback = [f"{output.ename}: {output.evalue}"]
         return cell, resources
+
+
+class StudentErrors(NbGraderPreprocessor):
+    """Feedback: every error output shows ``name: message`` only, with server paths cut to the
+    file's name. The checks' messages (input, expected, got, hint) are whole; the grader's
+    internal tracebacks and the folders of the server are not the student's business."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                output.evalue = scrub_paths(output.get("evalue", ""))
+                output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources
+
+
+_PATH = None
+
+
+def scrub_paths(text):
+    """Absolute paths in `text` shortened to their last part (``/srv/course/x/y.py`` -> ``y.py``)."""
+    global _PATH
+    import re
+    if _PATH is None:
+        _PATH = re.compile(r"(?<![\w).\]])(?:/[^\s/'\"():,]+){2,}")
+    return _PATH.sub(lambda m: m.group(0).rsplit("/", 1)[-1], text or "")
+
+
+#: Feedback: long lines of outputs (a check's hint) wrap instead of scrolling off the right edge.
+WRAP_CSS = """
+.jp-OutputArea-output pre, .output_area pre, div.output_subarea pre {
+  white-space: pre-wrap; overflow-wrap: anywhere; }
+"""
+
+
+class FeedbackCSS(CSSHTMLHeaderPreprocessor):
+    """nbconvert's inlined CSS plus :data:`WRAP_CSS`."""
+
+    @default("enabled")
+    def _enabled_default(self):
+        return True   # nbgrader registers preprocessors without enabling them
+
+    def preprocess(self, nb, resources):
+        nb, resources = super().preprocess(nb, resources)
+        resources.setdefault("inlining", {}).setdefault("css", []).append(WRAP_CSS)
+        return nb, resources
+
+
+class DueDates(NbGraderPreprocessor):
+    """Autograde: each lesson's due date from the course config, put into the gradebook before
+    nbgrader's ``AssignLatePenalties`` reads it (with the ``timestamp.txt`` of the submission).
+
+    ``c.DueDates.due = {"lesson1_dual_numbers": "2027-02-01 17:00:00 Europe/Berlin"}``; the
+    penalty is ``c.LateSubmissionPlugin.penalty_method`` ("none": only flagged; "zero")."""
+
+    due = Dict(help="{assignment: due date}, e.g. '2027-02-01 17:00:00 UTC'").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook
+        from nbgrader.utils import parse_utc
+        info = resources["nbgrader"]
+        when = self.due.get(info["assignment"])
+        if when:
+            with Gradebook(info["db_url"]) as gb:
+                gb.update_or_create_assignment(info["assignment"], duedate=parse_utc(when))
+        return nb, resources
+
+
+class OverwriteCellsHiddenTestsAware(OverwriteCells):
+    """nbgrader's ``OverwriteCells`` without the "checksum has changed" warning for a test cell
+    the student left as released: the gradebook keeps the cell with its hidden tests, the release
+    has them stripped, so every untouched cell used to warn. Edited cells still warn."""
+
+    def preprocess_cell(self, cell, resources, index):
+        from nbgrader.api import MissingEntry
+        from nbgrader.utils import is_locked
+
+        from .notebooks import strip_hidden_tests
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid and cell.cell_type == "code" and is_locked(cell):
+            try:
+                original = self.gradebook.find_source_cell(gid, self.notebook_id, self.assignment_id).source
+            except MissingEntry:
+                original = None
+            if original is not None and cell.source != original and \
+                    _normalised(strip_hidden_tests(cell.source)) == _normalised(strip_hidden_tests(original)):
+                cell.source = original
+        return super().preprocess_cell(cell, resources, index)
+
+
+def _normalised(text):
+    return "\n".join(line.rstrip() for line in text.strip().splitlines() if line.strip())

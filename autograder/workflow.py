@@ -21,6 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_COURSE = REPO / "course"
 
 
+#: The status of a submission that could not be graded, in the report, the CSV and the feedback.
+NOT_GRADED = "not graded"
+
+
 class CourseError(RuntimeError):
     """A problem with the course directory or an nbgrader step, said plainly."""
 
@@ -200,9 +204,49 @@ class Course:
             result = self.api().generate_feedback(assignment, force=True)
         if not result["success"]:
             raise CourseError(f"generate_feedback {assignment} failed:\n{_last_error(result)}")
+        self._not_graded_feedback(assignment)
         files = sorted(self.feedback_dir.glob(f"*/{assignment}/*.html"))
         log(f"{len(files)} feedback file(s) under {self.feedback_dir}")
         return files
+
+    # --- submissions that could not be graded --------------------------------------------
+    # One status everywhere: autograde marks them, the CSV's status column and the feedback say why.
+    def _not_graded_dir(self, assignment):
+        return self.root / ".autograde_ledger" / assignment / ".not_graded"
+
+    def mark_not_graded(self, assignment, student, reason):
+        """Record why a submission could not be graded (`reason` None: it was graded)."""
+        path = self._not_graded_dir(assignment) / student
+        if reason is None:
+            path.unlink(missing_ok=True)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(reason if reason.startswith(NOT_GRADED) else f"{NOT_GRADED}: {reason}")
+
+    def not_graded(self, assignment):
+        """{student: why} of the assignment's submissions that could not be graded."""
+        folder = self._not_graded_dir(assignment)
+        return {p.name: p.read_text() for p in sorted(folder.iterdir())} if folder.is_dir() else {}
+
+    def _not_graded_feedback(self, assignment):
+        """A feedback page for each submission that could not be graded, saying why."""
+        import html
+        names = [p.stem for p in self.release_notebooks(assignment)] or [assignment]
+        pages = []
+        for student, why in self.not_graded(assignment).items():
+            folder = self.feedback_dir / student / assignment
+            folder.mkdir(parents=True, exist_ok=True)
+            for name in names:
+                page = folder / f"{name}.html"
+                page.write_text(
+                    "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>"
+                    f"{html.escape(assignment)}: not graded</title></head><body>\n"
+                    f"<h1>{html.escape(assignment)}: your submission could not be graded</h1>\n"
+                    f"<p style='white-space: pre-wrap'>{html.escape(why)}</p>\n"
+                    "<p>No points were given. Check that you submit the notebook you worked on, saved from "
+                    "Jupyter, and ask your instructor to grade it again.</p>\n</body></html>\n")
+                pages.append(page)
+        return pages
 
     # --- grades ------------------------------------------------------------------------
     def grades(self, assignments=None):
@@ -242,7 +286,7 @@ class Course:
 
     def export_csv(self, path, assignments=None):
         """Grades as CSV: student, assignment, one column per question, total, max_score,
-        needs_manual_grade. Question columns are the graded cells' grade_ids
+        needs_manual_grade, status ("graded", or "not graded: why"). Question columns are the graded cells' grade_ids
         (prefixed with the assignment when two assignments share one)."""
         rows = self.grades(assignments)
         names = sorted({r["assignment"] for r in rows}, key=lambda a: (a not in self.assignments(), a))
@@ -253,17 +297,20 @@ class Course:
             for q in qs:
                 counts[q] = counts.get(q, 0) + 1
         columns = [(a, q, q if counts[q] == 1 else f"{a}/{q}") for a in names for q in per_assignment[a]]
+        not_graded = {a: self.not_graded(a) for a in names}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["student", "assignment", *[c for _, _, c in columns], "total", "max_score",
-                             "needs_manual_grade"])
+                             "needs_manual_grade", "status"])
             for r in rows:
                 cells = [_fmt(r["questions"][q][0]) if a == r["assignment"] and q in r["questions"] else ""
                          for a, q, _ in columns]
+                why = not_graded[r["assignment"]].get(r["student"])
                 writer.writerow([r["student"], r["assignment"], *cells, _fmt(r["total"]),
-                                 _fmt(r["max_score"]), int(r["needs_manual_grade"])])
+                                 _fmt(r["max_score"]), int(r["needs_manual_grade"] and why is None),
+                                 why or "graded"])
         return path, rows
 
     def plot(self, path, rows=None, assignments=None):

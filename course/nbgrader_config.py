@@ -19,6 +19,8 @@ What differs from nbgrader's defaults, and why:
   scores 0 with a line saying so (see ``autograder/verdicts.py``).
 - Feedback never shows hidden tests: their source is stripped, and the
   tracebacks of cells that contain them are cut down to the check's message.
+  No error in the feedback shows a traceback or a server path; long lines wrap.
+- Due dates per lesson (``c.DueDates.due``) and nbgrader's late-submission penalty.
 """
 import os
 import sys
@@ -29,12 +31,13 @@ _REPO = os.path.dirname(_HERE)
 if os.path.isdir(os.path.join(_REPO, "autograder")) and _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades, IgnorePattern,
-    LimitOutput, SaveAutoGrades)
+    AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput, DeduplicateIds, GetGrades, IgnorePattern,
+    LimitOutput, OverwriteKernelspec, SaveAutoGrades)
 
-from autograder.nbgrader_plugins import HideHiddenTestTracebacks, SandboxGrade  # noqa: E402
+from autograder.nbgrader_plugins import (  # noqa: E402
+    DueDates, FeedbackCSS, HideHiddenTestTracebacks, OverwriteCellsHiddenTestsAware, SandboxGrade, StudentErrors)
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
@@ -54,12 +57,30 @@ c.Execute.timeout = 30
 
 c.OverwriteCells.add_missing_cells = True
 
+# Due dates, per lesson, and the penalty of a late submission (nbgrader's LateSubmissionPlugin:
+# "none" flags it in the gradebook, "zero" takes every point). A submission's time is its
+# timestamp.txt (nbgrader's exchange writes one; `autograde` carries it from any folder).
+# c.DueDates.due = {"lesson1_dual_numbers": "2027-02-01 17:00:00 Europe/Berlin"}
+c.DueDates.due = {}
+c.LateSubmissionPlugin.penalty_method = "none"
+
+# nbgrader's defaults, with OverwriteCells that knows the release has no hidden tests
+# (stock nbgrader warns "checksum has changed" for every untouched test cell that had some).
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    OverwriteCellsHiddenTestsAware,
+    CheckCellMetadata,
+]
+
 c.Autograde.autograde_preprocessors = [
     SandboxGrade,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
     SaveAutoGrades,
+    DueDates,
     AssignLatePenalties,
     CheckCellMetadata,
 ]
@@ -68,5 +89,6 @@ c.GenerateFeedback.preprocessors = [
     GetGrades,
     HideHiddenTestTracebacks,
     ClearHiddenTests,
-    CSSHTMLHeaderPreprocessor,
+    StudentErrors,
+    FeedbackCSS,
 ]

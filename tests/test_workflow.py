@@ -52,6 +52,7 @@ def test_config_is_relative_to_its_own_directory(tmp_path):
     assert cfg.Execute.timeout > 0
     names = [p.__name__ for p in cfg.GenerateFeedback.preprocessors]
     assert names.index("HideHiddenTestTracebacks") < names.index("ClearHiddenTests")
+    assert "StudentErrors" in names and "FeedbackCSS" in names
     names = [p.__name__ for p in cfg.Autograde.autograde_preprocessors]
     assert "SandboxGrade" in names and "Execute" not in names, "no kernel runs the submission"
 
@@ -252,7 +253,7 @@ def test_batch_of_mixed_submissions_in_parallel(fixture_course, tmp_path):
     out = tmp_path / "grades.csv"
     code = cli_main(["--course", str(fixture_course.root), "autograde", str(folder), "-a", FIXTURE,
                      "--jobs", "2", "--csv", str(out), "--json", str(tmp_path / "results.json")])
-    assert code == 0
+    assert code == 1, "the damaged notebooks could not be graded: the exit code says so"
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
     assert set(rows) == set(expect), "every submission, even a broken one, gets a row"
     for student, cells in expect.items():
@@ -263,6 +264,7 @@ def test_batch_of_mixed_submissions_in_parallel(fixture_course, tmp_path):
         assert float(row["total"]) == sum(cells.values()), (student, row)
         assert float(row["max_score"]) == 5.0
     assert rows["cheat"]["needs_manual_grade"] == "0", "a cheat is simply graded: its checks ran elsewhere"
+    assert rows["broken0"]["status"].startswith("not graded") and rows["sol00"]["status"] == "graded"
 
     results = {r["student"]: r for r in json.loads((tmp_path / "results.json").read_text())}
     assert results["broken0"]["status"] == "error" and "JSON" in results["broken0"]["problems"][0]
@@ -335,7 +337,8 @@ def test_feedback_has_no_hidden_tests(fixture_course, tmp_path):
 
     # control: nbgrader's stock feedback does show hidden tests (so this test can fail)
     with open(fixture_course.root / "nbgrader_config.py", "a") as fh:
-        fh.write("\nc.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor]\n")
+        fh.write("\nfrom nbconvert.preprocessors import CSSHTMLHeaderPreprocessor\n"
+                 "c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor]\n")
     fixture_course._config = None
     fixture_course.feedback(FIXTURE, log=lambda m: None)
     html = (fixture_course.feedback_dir / "good" / FIXTURE / f"{FIXTURE}.html").read_text()
