@@ -16,13 +16,14 @@ from .checks import (HIDDEN_SEED, VISIBLE_SEED, check_adjoint_dynamics, check_ad
 from .figures import (adjoint_trajectory, compare_gradients, convergence_orders, euler_solve, fit_lotka_volterra,
                       lotka_volterra_widget, measure_gradient_memory, plot_adjoint_trajectory,
                       plot_convergence_orders, plot_fit, plot_gradient_comparison, plot_lotka_volterra,
-                      plot_neural_ode, train_neural_ode)
+                      plot_neural_ode, plot_stiff_adjoints, stiff_adjoint_errors, train_neural_ode)
 from .material import DECAY, FORCED, LINEAR, LV, LV_TRUE, MLP, init_mlp, lv_data, mlp_field, spiral_data
 
 __all__ = ["Adjoint", "rk4_step", "rk4_solve", "decay", "lotka_volterra", "linear", "forced_oscillator",
            "VISIBLE_SEED", "HIDDEN_SEED", "check_adjoint_dynamics", "check_adjoint_dynamics_params",
            "check_backward_one_interval", "check_backward_observations", "check_backward_differences",
            "reference_dynamics", "reference_backward", "adjoint_trajectory", "compare_gradients",
+           "stiff_adjoint_errors", "plot_stiff_adjoints",
            "convergence_orders", "euler_solve", "fit_lotka_volterra", "lotka_volterra_widget",
            "measure_gradient_memory", "plot_adjoint_trajectory", "plot_convergence_orders", "plot_fit",
            "plot_gradient_comparison", "plot_lotka_volterra", "plot_neural_ode", "train_neural_ode",

@@ -14,6 +14,7 @@ import time
 import numpy
 
 from autodiff_ref import odeint as _odeint
+from autodiff_ref import grad as _grad
 from autodiff_ref import value_and_grad as _value_and_grad
 from autodiff_ref.ode import Adjoint
 from autograder.material import decay, linear, lotka_volterra, rk4_solve, rk4_step
@@ -483,3 +484,59 @@ def plot_neural_ode(ts, y0, data, trained, initial, axes=None):
     ax2.set_title("phase plane: the neural ODE's field and trajectory", fontsize=10.5)
     ax2.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return axes
+
+
+# ---------------------------------------------------------------------------
+# Why the backsolve adjoint fails on a stiff problem
+# ---------------------------------------------------------------------------
+def relaxation(y, t, lam):
+    r"""Forced relaxation :math:`\dot y = -\lambda (y - \cos t)`: y is pulled towards cos t
+    at rate λ; for large λ the problem is stiff (one mode decays like :math:`e^{-\lambda t}`)."""
+    return -lam * (y - numpy.cos(t))
+
+
+def relaxation_solution(lam, t):
+    r""":math:`y(t) = \frac{\lambda}{\lambda^2 + 1}(\lambda \cos t + \sin t)
+    - \frac{\lambda^2}{\lambda^2 + 1} e^{-\lambda t}` for y(0) = 0."""
+    return lam / (lam * lam + 1) * (lam * numpy.cos(t) + numpy.sin(t)) - lam * lam / (lam * lam + 1) * numpy.exp(-lam * t)
+
+
+def stiff_adjoint_errors(lambdas=(10.0, 50.0, 100.0, 200.0, 400.0, 1000.0), T=2.0):
+    r"""Relative error of ∂y(T)/∂λ by each reverse mode of odeint (dopri5, default tolerances)
+    against the closed form (differentiated by a complex step: exact to rounding).
+
+    Rows: (λ, error of the backsolve adjoint or None when its backward solve blew up,
+    error of the checkpointed adjoint)."""
+    ts = _array([0.0, T])
+    rows = []
+    for lam in lambdas:
+        exact = float(numpy.imag(relaxation_solution(complex(lam, 1e-30), T)) / 1e-30)
+        errors = []
+        for adjoint in ("backsolve", "checkpoint"):
+            try:
+                with numpy.errstate(all="ignore"):   # a blow-up overflows on its way
+                    g = _grad(lambda lam: _odeint(relaxation, 0.0, ts, lam, adjoint=adjoint)[-1])(lam)
+                errors.append(abs(float(g) - exact) / abs(exact))
+            except Exception:   # the backward solve blew up (autodiff_ref says so in its error)
+                errors.append(None)
+        rows.append((lam, *errors))
+    return rows
+
+
+def plot_stiff_adjoints(rows, ax=None):
+    """Relative error of the two adjoints against λ; a blow-up is drawn at the top as ✗."""
+    import matplotlib.pyplot as plt
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8.0, 3.6), layout="constrained")
+    lams = [r[0] for r in rows]
+    top = 1.0
+    back = [r[1] if r[1] is not None else numpy.nan for r in rows]
+    ax.loglog(lams, back, "o-", color="C3", label="backsolve: y re-integrated backwards")
+    blown = [lam for lam, b, _ in rows if b is None]
+    ax.plot(blown, [top] * len(blown), "x", color="C3", markersize=10, label="backsolve blew up")
+    ax.loglog(lams, [r[2] for r in rows], "s-", color="C0", label="checkpoint: y read from the forward solve")
+    ax.set_xlabel("stiffness λ")
+    ax.set_ylabel("relative error of ∂y(2)/∂λ")
+    ax.set_title("Reverse mode through a stiff ODE")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)   # beside the axes: covers no data
+    return ax
