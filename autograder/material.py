@@ -72,13 +72,19 @@ def rk4_step(field, state, t, h):
     return _tree_map(lambda s, a, b, c, d: s + h * (a / 6 + b / 3 + c / 3 + d / 6), state, k1, k2, k3, k4)
 
 
-def rk4_solve(f, y0, ts, params, steps):
-    """y at every time of `ts` by RK4 with `steps` equal steps per interval; shape (len(ts),) + y0.shape."""
+def fixed_steps(step, f, y0, ts, params, steps):
+    """y at every time of `ts`, taking `steps` equal steps ``step(field, y, t, h)`` per interval;
+    shape (len(ts),) + y0.shape."""
     y = _asarray(y0, dtype=float)
     out = [y]
     for i in range(1, len(ts)):
         h = (ts[i] - ts[i - 1]) / steps
         for j in range(steps):
-            y = rk4_step(lambda s, t: f(s, t, *params), y, ts[i - 1] + j * h, h)
+            y = step(lambda s, t: f(s, t, *params), y, ts[i - 1] + j * h, h)
         out.append(y)
     return _stack(out)
+
+
+def rk4_solve(f, y0, ts, params, steps):
+    """y at every time of `ts` by RK4 with `steps` equal steps per interval; shape (len(ts),) + y0.shape."""
+    return fixed_steps(rk4_step, f, y0, ts, params, steps)

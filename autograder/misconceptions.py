@@ -18,7 +18,7 @@ from pathlib import Path
 from . import notebooks
 from .checks import NOT_DONE_HINT
 from .grading import STATUS_FAILED, STATUS_PASSED, cell_outcome
-from .workflow import CourseError
+from .workflow import CourseError, save_figure
 
 NOT_ATTEMPTED = "not attempted (the task still raises NotImplementedError)"
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+\.\d*(?:e[-+]?\d+)?|(?<![A-Za-z_\d.])\d{3,}(?![\d.])")
@@ -132,11 +132,7 @@ def plot(rows, path, top=12):
         ax.set_xlabel(f"students (of {mine[0]['submissions']} graded)")
         ax.set_title(f"{name}: what the class got wrong", loc="left")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def export(course, out, assignments=None):

@@ -344,11 +344,17 @@ class Course:
             ax_q.set_xlabel("mean fraction of the points")
             ax_q.set_title(f"{name}: per question")
         fig.tight_layout()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return path
+        return save_figure(fig, path)
+
+
+def save_figure(fig, path, dpi=100):
+    """Write a matplotlib figure to `path` (folders made as needed), close it; the path."""
+    import matplotlib.pyplot as plt
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
 
 
 def _fmt(x):
