@@ -173,7 +173,7 @@ def test_rebinding_numpy_in_the_notebook_does_not_change_the_checks(monkeypatch)
 
 # ----------------------------------------------------------------- figures and measurements
 def test_examples_match_their_traces():
-    tr = trace(checks.slides_example, 1.5, 0.5)
+    tr = trace(checks.worked_example, 1.5, 0.5)
     assert [r.expression for r in tr][2:] == ["v₋₁ / v₀", "sin(v₁)", "exp(v₀)", "v₁ − v₃", "v₂ + v₄", "v₅·v₄"]
     assert checks.g_example(2.0, 3.0) == pytest.approx(6 - math.cos(3))
 

@@ -142,7 +142,7 @@ for _seed, _n in _SIZES.items():
 
 class _Observed:
     """What came back instead of a (value, tangent) pair: ``"not a dual"`` or ``"mutated"``
-    (an operand changed in place), shown in the report as `text`."""
+    (an operand changed in place), shown in the failure message as `text`."""
 
     def __init__(self, kind, text):
         self.kind, self.text = kind, text

@@ -253,8 +253,8 @@ def _bce_hint(z, y, expected, got):
     if expected != 0:
         h = factor_hint(float(g) / expected, len(y), sign=(
             "your loss has the opposite sign: y·log σ(z) + (1−y)·log(1−σ(z)) is the log-likelihood, "
-            "which learning maximises; the loss to minimise is its negative (the seed slides print "
-            "it without the minus sign)"))
+            "which learning maximises; the loss to minimise is its negative (a common slip is to "
+            "print it without the minus sign)"))
         if h:
             return h
     return first_match(g, [
