@@ -19,6 +19,7 @@ from autodiff_ref import trace as _trace
 from autodiff_ref.trace import name as _row_name
 from autograder.checks import CheckFailure, Raised, as_floats, attempt, passed, same
 
+from ..earlier import blamed
 from ..examples import ELEMENTAL, NUMPY, WORKED_POINT, Ops, g_example, product_example, \
     adjoint_example, worked_example
 from .material import chain, random_program
@@ -428,8 +429,22 @@ def _grad_hint(case, expected, got):
     return "grad(f)(*xs): inputs on a fresh tape, y = f(*inputs), backward(tape, y), the inputs' adjoints"
 
 
-def check_grad(grad, sin, cos, exp, log, *, hidden=False):
-    """Task 3.3: ``grad(f)(*xs)`` = (∂f/∂x₁, …) for functions built with the student's rules."""
+def check_grad(grad, sin, cos, exp, log, *, hidden=False, backward=None, Tape=None):
+    """Task 3.3: ``grad(f)(*xs)`` = (∂f/∂x₁, …) for functions built with the student's rules.
+
+    With the student's `backward` (Task 3.2) and the lesson's `Tape`, a failure first asks
+    whether the sweep or the rules (Task 3.1) fail their own checks, and if so says to fix
+    that task first: grad only wires them together."""
+    earlier = () if Tape is None else (
+        (("backward (Task 3.2)", check_backward, (backward, Tape)),) if backward is not None else ()) + (
+        ("sin, cos, exp, log (Task 3.1)", check_function_rules, (Tape, sin, cos, exp, log)),)
+    try:
+        _check_grad(grad, sin, cos, exp, log, hidden)
+    except CheckFailure as failure:
+        raise blamed(failure, earlier) from None
+
+
+def _check_grad(grad, sin, cos, exp, log, hidden):
     seed = _seed(hidden)
     ops = Ops(sin, cos, exp, log)
     for case in GRAD_CASES[seed]:
