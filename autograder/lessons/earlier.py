@@ -9,7 +9,7 @@ if one of them fails too, says which, with that check's own diagnosis.
 import contextlib
 import io
 
-from autograder.checks import CheckFailure
+from .failure import CheckFailure
 
 
 def first_failing(earlier):

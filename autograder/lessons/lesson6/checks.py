@@ -31,8 +31,9 @@ from autodiff_ref import fixed_point as _fixed_point
 from autodiff_ref import grad as _grad
 from autodiff_ref import vjp as _vjp
 from autodiff_ref.core import Tracer
-from autograder.checks import (NOT_DONE_HINT, TOLERANCES, CheckFailure, Raised, as_floats, call, is_close,
+from autograder.checks import (NOT_DONE_HINT, TOLERANCES, Raised, as_floats, call, is_close,
                                passed, relative_error, same)
+from ..failure import CheckFailure
 
 from .material import (Problem, as_output, batched_deq, contraction, deq_layer, fixed_points, np,
                        scaled_deq, scaled_matrix, tanh_layer)

@@ -9,8 +9,9 @@ derivative left out. The oracles are the closed forms of :mod:`.material`, or
 ``autodiff_ref`` differentiating them; never the student's code.
 """
 from autodiff_ref import Dual, grad
-from autograder.checks import (TOLERANCES, CheckFailure, Named, Raised, as_floats, attempt, call,
+from autograder.checks import (TOLERANCES, Named, Raised, as_floats, attempt, call,
                                is_close, passed, same, show)
+from ..failure import CheckFailure, distinguishable
 
 from .material import (bce_reference, gd_step_reference, gradient_descent_reference,
                        logistic_data, logistic_gradient_reference, logistic_loss_reference, np,
@@ -52,7 +53,9 @@ def compact_inputs(inputs):
 
 
 def failure(what, *, inputs=None, expected=None, got=None, hint=None):
-    """A CheckFailure whose input, expected and got each fit on one line."""
+    """A CheckFailure whose input, expected and got each fit on one line (and, when they
+    would print alike, show enough digits to differ: :func:`..failure.distinguishable`)."""
+    expected, got, hint = distinguishable(expected, got, hint)
     return CheckFailure(what, inputs=None if inputs is None else compact_inputs(inputs), hint=hint,
                         expected=None if expected is None else Compact(expected),
                         got=None if got is None else Compact(got))
