@@ -190,6 +190,30 @@ def test_wrong_optimal_step_is_named(student, order, hint):
     assert hint in str(failure(checks.check_optimal_step, student, order=order))
 
 
+def optimal_by_minimising(order, M, f_scale, eps=EPS):
+    """h* the way a student with scipy finds it: minimise the model E(h) numerically (in log h)."""
+    from scipy.optimize import minimize_scalar
+    from autodiff_ref.numerical import fd_error_model
+
+    def E(log_h):
+        return fd_error_model(math.exp(log_h), order=order, M=M, f_scale=f_scale, eps=eps).total
+    return math.exp(minimize_scalar(E, bracket=(math.log(1e-12), math.log(1e-2))).x)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_a_step_minimised_numerically_is_accepted(order):
+    """The task says "minimise the model"; a minimiser stops where E is flat, ~1e-8 from the
+    closed form (E changes by δ² there), and that is an answer."""
+    checks.check_optimal_step(optimal_by_minimising, order=order)
+    checks.check_optimal_step(optimal_by_minimising, order=order, hidden=True)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_a_step_one_per_mille_off_is_still_rejected(order):
+    with pytest.raises(CheckFailure):
+        checks.check_optimal_step(lambda o, M, F, eps=EPS: 1.001 * optimal(o, M, F), order=order)
+
+
 def test_tiny_steps_are_compared_relatively():
     # sqrt(eps) vs sqrt(2 eps) differ by 6e-9: an absolute tolerance would let it through
     with pytest.raises(CheckFailure):

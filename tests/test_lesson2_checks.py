@@ -157,6 +157,29 @@ def test_jacfwd_wrong_ones():
     assert "Task 2.4" in hint_of(checks.check_jacfwd, ref_jacfwd)
 
 
+def jacfwd_over(jvp_used):
+    """Task 2.3's solution, calling the given jvp (the notebook's jacfwd calls the student's)."""
+    def jacfwd_of(f):
+        return lambda x: np.stack([jvp_used(f, x, e)[1] for e in np.eye(len(x))], axis=-1)
+    return jacfwd_of
+
+
+def test_a_jacfwd_failing_because_of_the_students_jvp_says_so():
+    def doubled(f, x, v):                     # a wrong Task 2.2: twice the tangent
+        value, tangent = jvp(f, x, v)
+        return value, 2 * tangent
+    h = hint_of(checks.check_jacfwd, jacfwd_over(doubled), jvp=doubled)
+    assert "jvp (Task 2.2)" in h and "fails its own check" in h
+
+
+def test_a_wrong_jacfwd_on_a_right_jvp_is_blamed_on_jacfwd():
+    def rows(f):
+        return lambda x: np.stack([jvp(f, x, e)[1] for e in np.eye(len(x))], axis=0)
+    h = hint_of(checks.check_jacfwd, rows, jvp=jvp)
+    assert "transposed" in h and "Task 2.2" not in h
+    checks.check_jacfwd(jacfwd_over(jvp), jvp=jvp)
+
+
 def test_jacfwd_one_pass_wrong_ones():
     assert "identity matrix as its tangent" in hint_of(checks.check_jacfwd_one_pass, jacfwd)
     h = hint_of(checks.check_jacfwd_one_pass,
@@ -173,7 +196,7 @@ def test_rebinding_numpy_in_the_notebook_does_not_change_the_checks(monkeypatch)
 
 # ----------------------------------------------------------------- figures and measurements
 def test_examples_match_their_traces():
-    tr = trace(checks.slides_example, 1.5, 0.5)
+    tr = trace(checks.worked_example, 1.5, 0.5)
     assert [r.expression for r in tr][2:] == ["v₋₁ / v₀", "sin(v₁)", "exp(v₀)", "v₁ − v₃", "v₂ + v₄", "v₅·v₄"]
     assert checks.g_example(2.0, 3.0) == pytest.approx(6 - math.cos(3))
 

@@ -112,6 +112,37 @@ def test_correct_solution_passes_every_check():
     checks.check_grad(grad, sin, cos, exp, log, hidden=True)
 
 
+def backward_overwrites(tape, y):
+    """A wrong Task 3.2: `=` where the adjoint recursion has `+=`."""
+    bar = [0.0] * len(tape.values)
+    bar[y.index] = 1.0
+    for i in range(y.index, -1, -1):
+        for j, c in zip(tape.parents[i], tape.partials[i]):
+            bar[j] = bar[i] * c
+    return bar
+
+
+def test_a_grad_failing_because_of_the_students_backward_says_so():
+    h = hint_of(checks.check_grad, lambda f: grad(f, backward_overwrites), sin, cos, exp, log,
+                backward=backward_overwrites, Tape=Tape)
+    assert "backward (Task 3.2)" in h and "fails its own check" in h
+
+
+def test_a_grad_failing_because_of_the_students_rules_says_so():
+    def wrong_cos(a):
+        return a.tape.record(math.cos(a.value), (a,), (math.sin(a.value),))
+    h = hint_of(checks.check_grad, grad, sin, wrong_cos, exp, log, backward=backward, Tape=Tape)
+    assert "(Task 3.1)" in h and "Task 3.2" not in h
+
+
+def test_a_wrong_grad_on_a_right_backward_is_blamed_on_grad():
+    def first_only(f):
+        return lambda *xs: grad(f)(*xs)[:1]
+    h = hint_of(checks.check_grad, first_only, sin, cos, exp, log, backward=backward, Tape=Tape)
+    assert "one partial derivative per input" in h and "Task 3" not in h
+    checks.check_grad(grad, sin, cos, exp, log, backward=backward, Tape=Tape)
+
+
 def test_arguments_in_the_other_order_are_accepted():
     def mul_swapped(a, b):
         return a.tape.record(a.value * b.value, (b, a), (a.value, b.value))

@@ -237,6 +237,23 @@ def test_second_derivative_wrong(wrong, expected_hint):
     assert expected_hint in hint_of(checks.check_second_derivative, wrong)
 
 
+def second_true(f, x):
+    return jvp(lambda y: jvp(f, (y,), (1.0,))[1], (x,), (1.0,))[1]
+
+
+@pytest.mark.parametrize("check,wrong,solution_code", [
+    (checks.check_second_derivative, lambda f, x: second_true(f, x) + 0.1, ("jvp(", "[1]", "(1.0,)")),
+    (checks.check_hvp, lambda f, x, v: hvp_true(f, x, v) + 0.1, ("jvp(", "grad(f)", "[1]")),
+    (checks.check_newton_step, lambda f, x: x - 0.3 * grad(f)(x), ("solve(", "hessian(f)")),
+])
+def test_a_hint_never_prints_the_solution(check, wrong, solution_code):
+    """A wrong answer no misconception explains gets the last-resort hint: it says what to
+    compute, never the code that computes it."""
+    hint = hint_of(check, wrong)
+    assert hint, "the last-resort hint is empty"
+    assert not any(code in hint for code in solution_code), hint
+
+
 def hvp_true(f, x, v):
     return jvp(grad(f), (x,), (v,))[1]
 
@@ -291,6 +308,17 @@ def newton_true_step(f, x):
 def newton_in_place(f, x):
     x -= newton_true_step(f, x)
     return x
+
+
+def test_an_in_place_newton_step_is_shown_the_x_it_was_given():
+    """x -= p changes the case's x; the failure names the x before the call, which is the
+    input the step was taken from (the mutated x is the answer, one step later)."""
+    from lesson_kit import failure_of
+    f, x = kit.NEWTON_CASES[kit.VISIBLE_SEED][0]
+    failure = failure_of(checks.check_newton_step, newton_in_place)
+    shown = failure.inputs[1]
+    np.testing.assert_array_equal(shown, x)
+    assert not np.allclose(shown, x - newton_true_step(f, x))
 
 
 WRONG_NEWTON = [

@@ -134,7 +134,7 @@ def test_elemental_partials_match_the_trace_rules():
 
 
 AUTOGRAD_PROGRAMS = {
-    "the slides' f(x₁, x₂)": lambda x: (anp.sin(x[0] / x[1]) + x[0] / x[1] - anp.exp(x[1]))
+    "lesson 2's f(x₁, x₂)": lambda x: (anp.sin(x[0] / x[1]) + x[0] / x[1] - anp.exp(x[1]))
                                       * (x[0] / x[1] - anp.exp(x[1])),
     "x₁·x₂ − cos x₂": lambda x: x[0] * x[1] - anp.cos(x[1]),
     "x₁·x₁ + sin x₂": lambda x: x[0] ** 2 + anp.sin(x[1]),

@@ -417,6 +417,15 @@ def test_adjoint_solve_wrong(wrong, check, expected_hint):
     assert expected_hint in hint_of(check, wrong)
 
 
+@pytest.mark.parametrize("stop", ["relative", "absolute"])
+def test_the_edge_check_blames_a_missing_transpose_not_the_tolerance(stop):
+    """On ȳ of size 1e-9 a missing transpose gives an answer a few per cent off, which
+    used to be read as an absolute stopping test; the nearer known answer decides."""
+    hint = hint_of(checks.check_adjoint_solve_edges, adjoint_variant(lambda b, JT, J, u: b + J(u), stop=stop))
+    assert "the adjoint system has the transpose" in hint
+    assert "does not scale" not in hint
+
+
 def test_the_absolute_stopping_test_passes_the_first_cell_only():
     wrong = adjoint_variant(lambda b, JT, J, u: b + JT(u), stop="absolute")
     checks.check_adjoint_solve(wrong)

@@ -171,6 +171,19 @@ def test_spectral_radius_and_quadratic_numbers_quoted_in_the_lesson():
 # ---------------------------------------------------------------------------
 # Wrong code fails with the hint that names the mistake
 # ---------------------------------------------------------------------------
+ACCUMULATING_STEP = (
+    "_grad_sums = {}\n"
+    "def train_step(loss_fn, params, X, y, lr):\n"
+    "    value, grads = value_and_grad(lambda *ps: loss_fn(list(ps), X, y), argnums=tuple(range(len(params))))(*params)\n"
+    "    for i, g in enumerate(grads):          # like PyTorch's .grad with no zero_grad()\n"
+    "        key = (i, np.shape(g))\n"
+    "        _grad_sums[key] = _grad_sums.get(key, 0) + g\n"
+    "    return value, [p - lr * _grad_sums[i, np.shape(p)] for i, p in enumerate(params)]")
+UPHILL_STEP = (
+    "def train_step(loss_fn, params, X, y, lr):\n"
+    "    value, grads = value_and_grad(lambda *ps: loss_fn(list(ps), X, y), argnums=tuple(range(len(params))))(*params)\n"
+    "    return value, [p + lr * g for p, g in zip(params, grads)]")
+
 WRONG = [
     # (task cell, wrong source, graded cell that must fail, words the hint must contain)
     ("task11-gd-step", "def gd_step(grad_f, theta, lr):\n    return theta + lr * grad_f(theta)",
@@ -296,6 +309,7 @@ WRONG = [
      "    value, grads = value_and_grad(lambda *ps: loss_fn(list(ps), X, y), argnums=tuple(range(len(params))))(*params)\n"
      "    new = [p - lr * g for p, g in zip(params, grads)]\n    return loss_fn(new, X, y), new",
      "test42-train-step", "loss after the step"),
+    ("task42-train-step", ACCUMULATING_STEP, "test42-train-step", "keeps gradients between calls"),
     ("task43-train-epoch", "def train_epoch(loss_fn, params, X, y, lr, batches):\n    losses = []\n"
      "    for idx in batches:\n        loss, params = train_step(loss_fn, params, X, y, lr)\n"
      "        losses.append(loss)\n    return params, losses",
@@ -305,6 +319,24 @@ WRONG = [
      "        losses.append(loss)\n    return new, losses",
      "test43-train-epoch", "initial parameters"),
 ]
+
+
+@pytest.mark.parametrize("source", [ACCUMULATING_STEP, UPHILL_STEP], ids=["accumulating", "uphill"])
+def test_a_train_epoch_failing_because_of_the_students_train_step_says_so(source):
+    """train_epoch calls the student's train_step: when that is the fault, 4.3 names Task 4.2."""
+    scores = run_graded(with_function("task42-train-step", source))
+    assert scores["test42-train-step"][0] == 0
+    points, message = scores["test43-train-epoch"]
+    assert points == 0 and "train_step (Task 4.2)" in message, message
+
+
+def test_a_wrong_train_epoch_on_a_right_train_step_is_blamed_on_train_epoch():
+    scores = run_graded(with_function(
+        "task43-train-epoch", "def train_epoch(loss_fn, params, X, y, lr, batches):\n    losses = []\n"
+        "    for idx in batches:\n        loss, params = train_step(loss_fn, params, X, y, lr)\n"
+        "        losses.append(loss)\n    return params, losses"))
+    points, message = scores["test43-train-epoch"]
+    assert points == 0 and "whole data set" in message and "Task 4.2" not in message, message
 
 
 @pytest.mark.parametrize("gid, source, graded, words", WRONG, ids=[w[3][:40] for w in WRONG])

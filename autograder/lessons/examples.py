@@ -4,14 +4,14 @@ lessons 2, 3 and 5.
 The examples, in the order the course meets them (Griewank's numbering,
 inputs v₋₁ = x₁, v₀ = x₂):
 
-- :func:`slides_example`, at :data:`SLIDES_POINT` = (1.5, 0.5):
+- :func:`worked_example`, at :data:`WORKED_POINT` = (1.5, 0.5):
   f(x₁, x₂) = [sin(x₁/x₂) + x₁/x₂ − e^{x₂}]·[x₁/x₂ − e^{x₂}], traced as
   v₁ = v₋₁/v₀, v₂ = sin v₁, v₃ = exp v₀, v₄ = v₁ − v₃, v₅ = v₂ + v₄, v₆ = v₅·v₄
   (the shared subexpressions v₁, v₃, v₄ computed once);
 - :func:`g_example`, at :data:`G_POINT` = (2, 3): g(x₁, x₂) = x₁x₂ − cos x₂,
   so ∂g/∂x₁ = x₂ and ∂g/∂x₂ = x₁ + sin x₂;
-- :func:`report_example`: y = x₁x₂ + x₂ − ln x₁;
-- :func:`proposal_example`: f(x, y) = xy + e^{xy}, the product computed once;
+- :func:`adjoint_example`: y = x₁x₂ + x₂ − ln x₁;
+- :func:`product_example`: f(x, y) = xy + e^{xy}, the product computed once;
 - :func:`polar`: (r, θ) ↦ (r cos θ, r sin θ), a map lessons 2 and 5 push vectors through.
 
 Each example calls its elementary functions through `ops` (keyword-only,
@@ -36,13 +36,13 @@ class Ops(NamedTuple):
 
 NUMPY = Ops(_np.sin, _np.cos, _np.exp, _np.log)
 _sqrt, _tanh, _stack = _np.sqrt, _np.tanh, _np.stack
-SLIDES_POINT = (1.5, 0.5)
+WORKED_POINT = (1.5, 0.5)
 G_POINT = (2.0, 3.0)
 
 
-def slides_example(x1, x2, *, ops=NUMPY):
-    r"""The slides' :math:`[\sin(x_1/x_2) + x_1/x_2 - e^{x_2}]\,[x_1/x_2 - e^{x_2}]`,
-    six operations, as the slides' trace computes it."""
+def worked_example(x1, x2, *, ops=NUMPY):
+    r"""Lesson 2's :math:`[\sin(x_1/x_2) + x_1/x_2 - e^{x_2}]\,[x_1/x_2 - e^{x_2}]`,
+    six operations, as lesson 2's trace computes it."""
     v1 = x1 / x2
     v2 = ops.sin(v1)
     v3 = ops.exp(x2)
@@ -56,8 +56,8 @@ def g_example(x1, x2, *, ops=NUMPY):
     return x1 * x2 - ops.cos(x2)
 
 
-def report_example(x1, x2, *, ops=NUMPY):
-    """y = x₁x₂ + x₂ − ln x₁, in the report's order:
+def adjoint_example(x1, x2, *, ops=NUMPY):
+    """y = x₁x₂ + x₂ − ln x₁, in lesson 3's order:
     v₁ = v₋₁v₀, v₂ = ln v₋₁, v₃ = v₁ + v₀, v₄ = v₃ − v₂."""
     v1 = x1 * x2
     v2 = ops.log(x1)
@@ -65,7 +65,7 @@ def report_example(x1, x2, *, ops=NUMPY):
     return v3 - v2
 
 
-def proposal_example(x, y, *, ops=NUMPY):
+def product_example(x, y, *, ops=NUMPY):
     """f(x, y) = xy + e^{xy}, the product computed once."""
     v1 = x * y
     return v1 + ops.exp(v1)

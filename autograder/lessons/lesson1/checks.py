@@ -17,7 +17,8 @@ import numpy as _np
 
 from autodiff_ref import Dual as _RefDual
 from autodiff_ref import derivative as _ref_derivative
-from autograder.checks import NOT_DONE_HINT, CheckFailure, Raised, attempt, passed, same
+from autograder.checks import NOT_DONE_HINT, Raised, attempt, passed, same
+from ..failure import CheckFailure
 
 _add, _sub, _mul, _truediv, _neg, _pow = (operator.add, operator.sub, operator.mul,
                                           operator.truediv, operator.neg, operator.pow)
@@ -142,7 +143,7 @@ for _seed, _n in _SIZES.items():
 
 class _Observed:
     """What came back instead of a (value, tangent) pair: ``"not a dual"`` or ``"mutated"``
-    (an operand changed in place), shown in the report as `text`."""
+    (an operand changed in place), shown in the failure message as `text`."""
 
     def __init__(self, kind, text):
         self.kind, self.text = kind, text

@@ -8,10 +8,10 @@ r"""Lesson 2, forward mode: ``from autograder.lessons import lesson2 as checks``
 - the worked examples come from :mod:`autograder.lessons.examples`.
 """
 from ..cost import cost_function
-from ..examples import g_example, slides_example
+from ..examples import g_example, worked_example
 from .checks import (check_dg_dx2, check_g_trace, check_jacfwd, check_jacfwd_one_pass, check_jvp)
 from .figures import jvp_picture, jvp_widget, plot_cost, tangent_cost
 
 __all__ = ["check_dg_dx2", "check_g_trace", "check_jacfwd", "check_jacfwd_one_pass", "check_jvp",
            "jvp_picture", "jvp_widget", "plot_cost", "tangent_cost", "cost_function", "g_example",
-           "slides_example"]
+           "worked_example"]

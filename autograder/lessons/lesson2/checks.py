@@ -15,8 +15,10 @@ from autodiff_ref import Dual as _Dual
 from autodiff_ref import jacfwd as _ref_jacfwd
 from autodiff_ref import jvp as _ref_jvp
 from autodiff_ref import trace as _trace
-from autograder.checks import CheckFailure, Named, Raised, as_floats, attempt, passed, same
+from autograder.checks import Named, Raised, as_floats, attempt, passed, same
+from ..failure import CheckFailure
 
+from ..earlier import blamed
 from ..examples import G_POINT, NUMPY, g_example, polar
 
 _sin, _cos, _exp, _log, _tanh = NUMPY.sin, NUMPY.cos, NUMPY.exp, NUMPY.log, _np.tanh
@@ -328,7 +330,14 @@ def _one_pass_rule(f, x):
     return None
 
 
-def _run_jacobian(jacobian, seed, what, calls_rule):
+def _run_jacobian(jacobian, seed, what, calls_rule, earlier=()):
+    try:
+        return _run_jacobian_cases(jacobian, seed, what, calls_rule)
+    except CheckFailure as failure:
+        raise blamed(failure, earlier) from None
+
+
+def _run_jacobian_cases(jacobian, seed, what, calls_rule):
     for f, x in JAC_CASES[seed]:
         expected = _asarray(_ref_jacfwd(f.f)(x), dtype=float)
         f.calls = []
@@ -344,9 +353,13 @@ def _run_jacobian(jacobian, seed, what, calls_rule):
     return _len(JAC_CASES[seed])
 
 
-def check_jacfwd(jacfwd, *, hidden=False):
-    """Task 2.3: ``jacfwd(f)(x)``, column j = jvp along e_j, n JVPs for x in Rⁿ."""
-    n = _run_jacobian(jacfwd, _seed(hidden), "jacfwd(f)(x), column by column", _columns_rule)
+def check_jacfwd(jacfwd, *, hidden=False, jvp=None):
+    """Task 2.3: ``jacfwd(f)(x)``, column j = jvp along e_j, n JVPs for x in Rⁿ.
+
+    `jvp` is the student's Task 2.2, which their jacfwd calls: when jacfwd fails and
+    that jvp fails its own check, the failure says to fix Task 2.2 first."""
+    earlier = () if jvp is None else (("jvp (Task 2.2)", check_jvp, (jvp,)),)
+    n = _run_jacobian(jacfwd, _seed(hidden), "jacfwd(f)(x), column by column", _columns_rule, earlier)
     passed("jacfwd(f)(x): every column is a JVP along a unit vector", n)
 
 

@@ -17,10 +17,12 @@ import numpy as _np
 from autodiff_ref import grad as _ref_grad
 from autodiff_ref import trace as _trace
 from autodiff_ref.trace import name as _row_name
-from autograder.checks import CheckFailure, Raised, as_floats, attempt, passed, same
+from autograder.checks import Raised, as_floats, attempt, passed, same
+from ..failure import CheckFailure
 
-from ..examples import ELEMENTAL, NUMPY, SLIDES_POINT, Ops, g_example, proposal_example, \
-    report_example, slides_example
+from ..earlier import blamed
+from ..examples import ELEMENTAL, NUMPY, WORKED_POINT, Ops, g_example, product_example, \
+    adjoint_example, worked_example
 from .material import chain, random_program
 
 _sin, _cos, _exp, _log = NUMPY
@@ -247,9 +249,9 @@ def _backward_cases(seed, n_random):
     cases = [
         BackwardCase("y = x (no operations)", lambda x: x, (2.0,)),
         BackwardCase("y = x·x", lambda x: x * x, (3.0,)),
-        BackwardCase("f(x, y) = xy + e^{xy}", proposal_example, (1.0, 2.0)),
-        BackwardCase("y = x₁x₂ + x₂ − ln x₁", report_example, (3.0, -4.0)),
-        BackwardCase("the slides' f", slides_example, SLIDES_POINT),
+        BackwardCase("f(x, y) = xy + e^{xy}", product_example, (1.0, 2.0)),
+        BackwardCase("y = x₁x₂ + x₂ − ln x₁", adjoint_example, (3.0, -4.0)),
+        BackwardCase("lesson 2's f", worked_example, WORKED_POINT),
     ]
     rng = _np.random.default_rng(seed)
     for k in _range(n_random):
@@ -336,7 +338,7 @@ def check_backward_robust(backward, Tape):
     """Task 3.2: idempotent (called twice), y not the last entry, and a 5000-entry chain."""
     what = "backward(tape, y)"
     # 1. Twice on the same tape: the same answer.
-    case = BackwardCase("f(x, y) = xy + e^{xy}", proposal_example, (1.0, 2.0))
+    case = BackwardCase("f(x, y) = xy + e^{xy}", product_example, (1.0, 2.0))
     tape, y = case.build(Tape)
     first = attempt(backward, tape, y)
     if not same(_adjoints(first), case.expected):
@@ -352,7 +354,7 @@ def check_backward_robust(backward, Tape):
                                  "call from fresh zeros (a new list inside backward), keep no state "
                                  "between calls"))
     # 2. Entries after y.  3. A deep tape.
-    cases = [BackwardCase("f(x, y) = xy + e^{xy}", proposal_example, (1.0, 2.0), dead=2),
+    cases = [BackwardCase("f(x, y) = xy + e^{xy}", product_example, (1.0, 2.0), dead=2),
              BackwardCase("a chain x ← 0.9999·x + 0.0001, 2500 times (5000 entries)",
                           partial(chain, length=2500), (1.0,))]
     n = _run_backward(backward, Tape, cases, what)
@@ -372,10 +374,10 @@ GRAD_FUNCTIONS = [
     ("x*y", lambda o: lambda x, y: x * y, 2),
     ("x*x*x", lambda o: lambda x: x * x * x, 1),
     ("x*x (y unused)", lambda o: lambda x, y: x * x, 2),
-    ("x1*x2 + x2 - log(x1)", _example(report_example), 2),
-    ("x*y + exp(x*y)", _example(proposal_example), 2),
+    ("x1*x2 + x2 - log(x1)", _example(adjoint_example), 2),
+    ("x*y + exp(x*y)", _example(product_example), 2),
     ("x1*x2 - cos(x2)", _example(g_example), 2),
-    ("(sin(x1/x2) + x1/x2 - exp(x2)) * (x1/x2 - exp(x2))", _example(slides_example), 2),
+    ("(sin(x1/x2) + x1/x2 - exp(x2)) * (x1/x2 - exp(x2))", _example(worked_example), 2),
     ("2/x + x**3 - 1", lambda o: lambda x: 2 / x + x ** 3 - 1, 1),
     ("(a - b)*(a + c) / (1 + exp(-c))", lambda o: lambda a, b, c: (a - b) * (a + c) / (1 + o.exp(-c)), 3),
     ("-sin(x)*cos(y) + x**0.5", lambda o: lambda x, y: -o.sin(x) * o.cos(y) + x ** 0.5, 2),
@@ -428,8 +430,22 @@ def _grad_hint(case, expected, got):
     return "grad(f)(*xs): inputs on a fresh tape, y = f(*inputs), backward(tape, y), the inputs' adjoints"
 
 
-def check_grad(grad, sin, cos, exp, log, *, hidden=False):
-    """Task 3.3: ``grad(f)(*xs)`` = (∂f/∂x₁, …) for functions built with the student's rules."""
+def check_grad(grad, sin, cos, exp, log, *, hidden=False, backward=None, Tape=None):
+    """Task 3.3: ``grad(f)(*xs)`` = (∂f/∂x₁, …) for functions built with the student's rules.
+
+    With the student's `backward` (Task 3.2) and the lesson's `Tape`, a failure first asks
+    whether the sweep or the rules (Task 3.1) fail their own checks, and if so says to fix
+    that task first: grad only wires them together."""
+    earlier = () if Tape is None else (
+        (("backward (Task 3.2)", check_backward, (backward, Tape)),) if backward is not None else ()) + (
+        ("sin, cos, exp, log (Task 3.1)", check_function_rules, (Tape, sin, cos, exp, log)),)
+    try:
+        _check_grad(grad, sin, cos, exp, log, hidden)
+    except CheckFailure as failure:
+        raise blamed(failure, earlier) from None
+
+
+def _check_grad(grad, sin, cos, exp, log, hidden):
     seed = _seed(hidden)
     ops = Ops(sin, cos, exp, log)
     for case in GRAD_CASES[seed]:

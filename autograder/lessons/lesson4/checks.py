@@ -20,7 +20,8 @@ from autodiff_ref import grad as _grad
 from autodiff_ref import hessian as _hessian
 from autodiff_ref.core import Tracer as _Tracer
 from autodiff_ref.dual import Dual as _Dual
-from autograder.checks import CheckFailure, Named, as_floats, attempt, call, check_cases, passed, same
+from autograder.checks import Named, as_floats, attempt, call, check_cases, passed, same
+from ..failure import CheckFailure
 
 from .material import SCALAR_FUNCTIONS, VECTOR_FUNCTIONS, coupled, newton_path, rosenbrock
 
@@ -45,13 +46,17 @@ class _InPlace:
 
 
 def _guarded(student, which, hint):
-    """``student`` called on copies' originals: an :class:`_InPlace` if it changed an array argument."""
+    """``student`` called on the case's arrays: an :class:`_InPlace` if it changed one of them.
+    A changed array is put back as it was, so the failure message shows the input the
+    student's code was given, not what it made of it."""
     def run(f, *arrays):
         before = [a.copy() for a in arrays]
         got = attempt(student, f, *arrays)
-        if not all(_array_equal(a, b) for a, b in zip(arrays, before)):
-            return _InPlace(which, hint)
-        return got
+        changed = [not _array_equal(a, b) for a, b in zip(arrays, before)]
+        for a, b, c in zip(arrays, before, changed):
+            if c:
+                a[...] = b
+        return _InPlace(which, hint) if any(changed) else got
     return run
 
 
@@ -112,7 +117,9 @@ def _second_hint_for(table):
             ("twice", "twice f″: seed each level's tangent with 1, not 2 (and do not add the two ε-parts)"),
             ("minus", "the sign is flipped: f″ is the ε₁ε₂ coefficient as it comes, with no minus sign"),
             ("squared", "you squared something: the second derivative comes from nesting, not from (f′)² or f″²"),
-        )) or "f″(x) is the tangent of the tangent: jvp(x ↦ jvp(f, (x,), (1.0,))[1], (x,), (1.0,))[1]"
+        )) or ("f″ is the derivative of f′: first write f′ as a function of x (one forward pass "
+               "seeded with 1), then differentiate that function with a second forward pass and "
+               "read the tangent it returns")
     return hint
 
 
@@ -188,7 +195,8 @@ def _hvp_hint_for(table):
         if same(g, expected, "numerical"):
             return ("close but not exact: a finite difference of the gradient, (∇f(x+hv) − ∇f(x))/h, "
                     "has truncation and round-off error; jvp of grad(f) is exact")
-        return "H(x)·v is the JVP of the gradient: jvp(grad(f), (x,), (v,))[1]"
+        return ("H(x)·v is the directional derivative of the gradient along v: push the one "
+                "direction v through ∇f in a forward pass, and never form H")
     return hint
 
 
@@ -364,7 +372,8 @@ def _newton_hint_for(table):
         if g is None or g.shape != x.shape:
             return f"return the new point, an array shaped like x {x.shape}"
         return (_recognise(g, expected, table[id(x)], _NEWTON_MISCONCEPTIONS)
-                or "the Newton step: H = hessian(f)(x), g = grad(f)(x), return x − solve(H, g)")
+                or "the Newton step moves x by −H⁻¹∇f, both taken at x: solve the linear system "
+                   "with the Hessian for the gradient (no explicit inverse) and step by minus that")
     return hint
 
 

@@ -8,9 +8,9 @@ r"""Lesson 5, JVPs and VJPs as linear maps: ``from autograder.lessons import les
   key of Tasks 5.2–5.5, ``chain_cost``.
 - :mod:`.figures`: ``plot_matrix``, ``plot_extended_step`` / ``extended_system_widget``,
   ``plot_linear_map`` / ``linear_map_widget`` (the unit circle mapped by J and Jᵀ).
-- ``worked_example`` is the slides' f of :mod:`autograder.lessons.examples`.
+- ``worked_example`` is lesson 2's f of :mod:`autograder.lessons.examples`.
 """
-from ..examples import slides_example as worked_example
+from ..examples import worked_example
 from .checks import (ELEMENTAL_PARTIALS, HIDDEN_SEED, VISIBLE_SEED, TraceCase, check_elemental_partials,
                      check_extended_matrix, check_jacobian_forward, check_jacobian_reverse, check_state_jacobian,
                      check_vjp_from_jvp)

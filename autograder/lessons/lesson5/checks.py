@@ -17,9 +17,10 @@ from autodiff_ref import trace as _trace
 from autodiff_ref import vjp as _vjp
 from autodiff_ref.core import Tracer as _Tracer
 from autodiff_ref.reverse import Box as _Box
-from autograder.checks import NOT_DONE_HINT, CheckFailure, Named, Raised, as_floats, attempt, passed, same
+from autograder.checks import NOT_DONE_HINT, Named, Raised, as_floats, attempt, passed, same
+from ..failure import CheckFailure
 
-from ..examples import ELEMENTAL, NUMPY, SLIDES_POINT
+from ..examples import ELEMENTAL, NUMPY, WORKED_POINT
 from .material import (PROGRAMS, VECTOR_FUNCTIONS, extended_reference, jacobian_forward_reference,
                        jacobian_reverse_reference, position, product, random_extended, state_jacobian_reference)
 
@@ -98,7 +99,7 @@ class TraceCase:
 
 def _trace_cases(seed, per_program):
     rng = _np.random.default_rng(seed)
-    cases = [TraceCase(PROGRAMS[0][0], PROGRAMS[0][1], SLIDES_POINT)]
+    cases = [TraceCase(PROGRAMS[0][0], PROGRAMS[0][1], WORKED_POINT)]
     for label, f, (lo, hi) in PROGRAMS:
         for _ in range(per_program):
             point = tuple(round(float(v), 3) for v in rng.uniform(lo, hi, size=f.__code__.co_argcount))

@@ -18,7 +18,7 @@ vector functions of Task 5.6 (:data:`VECTOR_FUNCTIONS`).
 """
 import numpy as _np
 
-from ..examples import NUMPY, g_example, polar, slides_example
+from ..examples import NUMPY, g_example, polar, worked_example
 
 _sin, _cos, _exp, _log = NUMPY
 _tanh, _sqrt, _array, _stack, _eye, _zeros = _np.tanh, _np.sqrt, _np.array, _np.stack, _np.eye, _np.zeros
@@ -161,7 +161,7 @@ def _three_three(x1, x2, x3):
 
 #: (formula, f of scalars, domain of every input)
 PROGRAMS = [
-    ("the slides' f(x₁, x₂)", slides_example, (0.5, 2.0)),
+    ("lesson 2's f(x₁, x₂)", worked_example, (0.5, 2.0)),
     ("x₁·x₂ − cos x₂", g_example, (-2.0, 2.0)),
     ("x₁·x₁ + sin x₂", _square_plus_sin, (-2.0, 2.0)),
     ("polar (r cos θ, r sin θ)", _polar, (0.5, 2.0)),
@@ -180,5 +180,5 @@ VECTOR_FUNCTIONS = [
     ("(x₀, x₀x₁, x₀x₁x₂)", lambda x: _stack([x[0], x[0] * x[1], x[0] * x[1] * x[2]]), 3, (-1.5, 1.5)),
     ("(x₀x₁, x₁x₂, sin x₀ + x₂, exp x₁)",
      lambda x: _stack([x[0] * x[1], x[1] * x[2], _sin(x[0]) + x[2], _exp(x[1])]), 3, (-1.0, 1.0)),
-    ("the slides' f as a function of x = (x₁, x₂)", lambda x: slides_example(x[0], x[1]), 2, (0.5, 2.0)),
+    ("lesson 2's f as a function of x = (x₁, x₂)", lambda x: worked_example(x[0], x[1]), 2, (0.5, 2.0)),
 ]

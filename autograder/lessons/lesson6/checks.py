@@ -31,8 +31,9 @@ from autodiff_ref import fixed_point as _fixed_point
 from autodiff_ref import grad as _grad
 from autodiff_ref import vjp as _vjp
 from autodiff_ref.core import Tracer
-from autograder.checks import (NOT_DONE_HINT, TOLERANCES, CheckFailure, Raised, as_floats, call, is_close,
+from autograder.checks import (NOT_DONE_HINT, TOLERANCES, Raised, as_floats, call, is_close,
                                passed, relative_error, same)
+from ..failure import CheckFailure
 
 from .material import (Problem, as_output, batched_deq, contraction, deq_layer, fixed_points, np,
                        scaled_deq, scaled_matrix, tanh_layer)
@@ -303,6 +304,23 @@ def _adjoint_hint(problem, ybar, expected, got):
     return "iterate u ← ȳ + (∂g/∂y)ᵀu with the pullback of vjp(lambda y: g(y, *params), y_star)"
 
 
+def _nearer_variant(got, expected, problem, ybar):
+    """The hint of the known slip whose answer is nearer to `got` than the right answer is,
+    relative to the answer's size (so it works for ȳ of size 1e-9), or None.
+
+    A tiny ȳ makes an absolute stopping test stop early, and a missing transpose also
+    gives a wrong u: the nearer answer says which of the two happened."""
+    err = relative_error(got, expected)
+    best = None
+    for target, message in _adjoint_variants(problem, ybar):
+        if target is None:
+            continue
+        e = relative_error(got, target)
+        if e < err and (best is None or e < best[0]):
+            best = (e, message)
+    return None if best is None else best[1]
+
+
 def check_adjoint_solve(adjoint_solve, *, hidden=False):
     """Task 6.2: ``adjoint_solve(g, y_star, params, ybar)`` solves (I − ∂g/∂y)ᵀu = ȳ."""
     seed = _seed(hidden)
@@ -376,6 +394,8 @@ def check_adjoint_solve_edges(adjoint_solve, *, hidden=False):
         if not _close(got, expected, "solver", floor=0.0):
             if label == "ȳ = 0":
                 hint = "with ȳ = 0 the answer is u = 0 (and the loop should stop at once)"
+            elif _nearer_variant(got, expected, problem, ybar):
+                hint = _nearer_variant(got, expected, problem, ybar)
             elif label == "ȳ of size 1e-9" and relative_error(got, expected) < 0.5:
                 hint = ("your stopping test does not scale with ȳ: an absolute tolerance that suits y "
                         "(of size 1) stops the adjoint iteration long before a tiny u has converged. "

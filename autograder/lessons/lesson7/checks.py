@@ -30,7 +30,8 @@ from autodiff_ref import odeint as _odeint
 from autodiff_ref import vjp as _vjp
 from autodiff_ref.core import Tracer as _Tracer
 from autodiff_ref.ode import Adjoint
-from autograder.checks import TOLERANCES, CheckFailure, as_floats, call, is_close, passed, relative_error, same
+from autograder.checks import TOLERANCES, as_floats, call, is_close, passed, relative_error, same
+from ..failure import CheckFailure
 from autograder.material import rk4_step
 
 from .material import DECAY, FORCED, LINEAR, LV, LV_TRUE, MLP
@@ -80,19 +81,23 @@ def reference_backward(f, ts, ys, ybars, params, steps, *, jumps="right", forwar
                        start="here", **dynamics):
     """(ȳ₀, θ̄) by the adjoint method with RK4 backwards; the keyword switches reproduce mistakes:
     jumps="none"/"shifted", forward=True (h > 0), accumulate=False, start="previous"
-    (y from ys[i−1]), and the dynamics switches of :func:`reference_dynamics`."""
+    (y from ys[i−1]), forward="interval" (each interval solved forwards, from ys[i−1] at tᵢ₋₁),
+    and the dynamics switches of :func:`reference_dynamics`."""
     def field(state, t):
         return reference_dynamics(f, state, t, params, **dynamics)
     a = _asarray(ybars[-1], dtype=float)
     a_params = tuple(_zeros(np.shape(p)) for p in params)
     for i in range(len(ts) - 1, 0, -1):
         h = (ts[i - 1] - ts[i]) / steps
+        t0, y = ts[i], ys[i] if start == "here" else ys[i - 1]
         if forward:
             h = -h
+        if forward == "interval":
+            t0, y = ts[i - 1], ys[i - 1]
         carried = a_params if accumulate else tuple(_zeros(np.shape(p)) for p in params)
-        state = Adjoint(ys[i] if start == "here" else ys[i - 1], a, carried)
+        state = Adjoint(y, a, carried)
         for j in range(steps):
-            state = rk4_step(field, state, ts[i] + j * h, h)
+            state = rk4_step(field, state, t0 + j * h, h)
         a = state.a
         if jumps == "right":
             a = a + ybars[i - 1]
@@ -352,6 +357,9 @@ def _backward_variants(case):
         (run(sign=-1.0), "wrong sign of the adjoint dynamics: da/dt = −aᵀ∂f/∂y and da_θ/dt = −aᵀ∂f/∂θ"),
         (run(forward=True), "you integrated forward in time: the adjoint starts at the last time and "
                             "runs backwards, h = (ts[i − 1] − ts[i]) / steps < 0"),
+        (run(forward="interval"), "you integrated forward in time, from ts[i − 1] up to ts[i]: the adjoint "
+                                  "is known at the end of each interval, so each solve starts at ts[i] from "
+                                  "ys[i] and a, and runs backwards, h = (ts[i − 1] − ts[i]) / steps < 0"),
         (run(accumulate=False), "the parameter adjoint is not accumulated: a_θ must carry over from one "
                                 "interval to the next (start each interval from the a_params you have, "
                                 "not from zeros)"),

@@ -208,8 +208,10 @@ def plot_adjoint_trajectory(tr, axes=None):
     ax.plot(tr["ts"], tr["ys"][:, 0], "o", color=BLUE, ms=6)
     ax.plot(tr["ts"], tr["ys"][:, 1], "o", color=RED, ms=6)
     ax.set_ylabel("y(t)")
-    ax.legend(fontsize=8.5, loc="upper right")
-    ax.set_title("the backward solve, right to left: y recomputed through the observations (dots); "
+    # legends beside the panels, never on the curves (which fill every corner here)
+    beside = dict(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    ax.legend(**beside)
+    ax.set_title("the backward solve, right to left: y recomputed through the observations (dots);\n"
                  "a jumps by ∂L/∂y(tᵢ) at each", fontsize=10.5)
     ax2.plot(tr["t"], tr["a"][:, 0], color=BLUE, lw=2, label="a₁ = ∂L/∂x(t)")
     ax2.plot(tr["t"], tr["a"][:, 1], color=RED, lw=2, label="a₂ = ∂L/∂y(t)")
@@ -217,14 +219,14 @@ def plot_adjoint_trajectory(tr, axes=None):
         for a in (ax, ax2, ax3):
             a.axvline(t, color=GREY, lw=0.6, ls=":")
     ax2.set_ylabel("adjoint a(t)")
-    ax2.legend(fontsize=8.5, loc="lower right")
+    ax2.legend(**beside)
     names = ["a", "b", "c", "d"]
     colors = [GREEN, ORANGE, VIOLET, GREY]
     for j in range(tr["a_params"].shape[1]):
         ax3.plot(tr["t"], tr["a_params"][:, j], color=colors[j % 4], lw=2, label=f"a_θ for {names[j % 4]}")
     ax3.set_ylabel("parameter adjoint")
     ax3.set_xlabel("time t  (the backward solve runs from right to left)")
-    ax3.legend(fontsize=8.5, loc="lower right", ncol=2)
+    ax3.legend(**beside)
     for a in (ax, ax2, ax3):
         a.grid(alpha=0.2)
     return axes

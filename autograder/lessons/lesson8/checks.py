@@ -9,8 +9,9 @@ derivative left out. The oracles are the closed forms of :mod:`.material`, or
 ``autodiff_ref`` differentiating them; never the student's code.
 """
 from autodiff_ref import Dual, grad
-from autograder.checks import (TOLERANCES, CheckFailure, Named, Raised, as_floats, attempt, call,
+from autograder.checks import (TOLERANCES, Named, Raised, as_floats, attempt, call,
                                is_close, passed, same, show)
+from ..failure import CheckFailure, distinguishable
 
 from .material import (bce_reference, gd_step_reference, gradient_descent_reference,
                        logistic_data, logistic_gradient_reference, logistic_loss_reference, np,
@@ -52,7 +53,9 @@ def compact_inputs(inputs):
 
 
 def failure(what, *, inputs=None, expected=None, got=None, hint=None):
-    """A CheckFailure whose input, expected and got each fit on one line."""
+    """A CheckFailure whose input, expected and got each fit on one line (and, when they
+    would print alike, show enough digits to differ: :func:`..failure.distinguishable`)."""
+    expected, got, hint = distinguishable(expected, got, hint)
     return CheckFailure(what, inputs=None if inputs is None else compact_inputs(inputs), hint=hint,
                         expected=None if expected is None else Compact(expected),
                         got=None if got is None else Compact(got))
@@ -253,8 +256,8 @@ def _bce_hint(z, y, expected, got):
     if expected != 0:
         h = factor_hint(float(g) / expected, len(y), sign=(
             "your loss has the opposite sign: y·log σ(z) + (1−y)·log(1−σ(z)) is the log-likelihood, "
-            "which learning maximises; the loss to minimise is its negative (the seed slides print "
-            "it without the minus sign)"))
+            "which learning maximises; the loss to minimise is its negative (a common slip is to "
+            "print it without the minus sign)"))
         if h:
             return h
     return first_match(g, [

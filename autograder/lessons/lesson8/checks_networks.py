@@ -10,6 +10,9 @@ truncated too early, the output layer squashed, the learning rate applied twice.
 from autodiff_ref import grad, value_and_grad
 from autograder.checks import Named, as_floats, passed, same, show
 
+from ..earlier import blamed
+from ..failure import CheckFailure
+
 from .checks import (compare, factor_hint, failure, first_match, run_cases, run_student, scale_of,
                      unchanged)
 from .material import (batch_schedule, init_mlp, last_state_grad, mlp_logits_reference,
@@ -287,6 +290,12 @@ def _step_pair_hint(params, lr, n, expected_params, got_params):
                                          "subtracts: p − lr·grad")
 
 
+_KEEPS_STATE = ("called twice with the same inputs, your train_step moved the parameters differently the "
+                "second time: it keeps gradients between calls and adds the new ones to them (PyTorch's "
+                "`.grad` without `zero_grad()`). Compute the gradient afresh in every call and keep nothing "
+                "outside it")
+
+
 def _run_train_step(student, setups, what):
     for sizes, seed, n, lr in setups:
         params, X, y = _train_setup(sizes, seed, n)
@@ -297,6 +306,14 @@ def _run_train_step(student, setups, what):
         for before, after in zip(params, given):
             unchanged(before, after, what, inputs, "params")
         got_loss, got_params = _pair(out, what, inputs, len(params), ("loss", "new_params"))
+        # a step is a function of its inputs: the same call twice gives the same step
+        again = run_student(student, (_MLP_LOSS, [np.copy(p) for p in params], X, y, lr), what, inputs)
+        _, again_params = _pair(again, what, inputs, len(params), ("loss", "new_params"))
+        for i, (first, second) in enumerate(zip(got_params, again_params)):
+            if not same(second, first, "exact"):
+                raise failure(what + f", called a second time (new params[{i}])",
+                              inputs={**inputs, "params[i]": params[i]}, expected=exp_params[i],
+                              got=as_floats(second), hint=_KEEPS_STATE)
         loss_hint = None
         if same(got_loss, _MLP_LOSS(exp_params, X, y), "recognise"):
             loss_hint = "you returned the loss after the step; return the loss at the parameters you were given"
@@ -338,7 +355,18 @@ def _epoch_hint(params, X, y, lr, batches, got_params):
     return None
 
 
-def _run_train_epoch(student, setups, what):
+def _run_train_epoch(student, setups, what, train_step=None):
+    """The epoch checks; when they fail and the student's `train_step` (Task 4.2, which their
+    train_epoch calls) fails its own check, the failure says to fix Task 4.2 first."""
+    earlier = () if train_step is None else (("train_step (Task 4.2)", check_train_step, (train_step,)),)
+    try:
+        _run_train_epoch_cases(student, setups, what)
+    except CheckFailure as failure:
+        raise blamed(failure, earlier) from None
+    passed(what, len(setups))
+
+
+def _run_train_epoch_cases(student, setups, what):
     for sizes, seed, n, lr, batch_size in setups:
         params, X, y = _train_setup(sizes, seed, n)
         batches = batch_schedule(n, batch_size, 1, seed)[0]
@@ -354,15 +382,14 @@ def _run_train_epoch(student, setups, what):
                 what + " (the losses, one per batch)", inputs,
                 f"one loss per batch: {len(batches)} values" if losses is None or losses.shape != (len(batches),)
                 else "record the loss train_step returns for each batch, in order", tol="solver")
-    passed(what, len(setups))
 
 
-def check_train_epoch(train_epoch):
+def check_train_epoch(train_epoch, *, train_step=None):
     """Visible: an epoch of 4 batches."""
-    _run_train_epoch(train_epoch, [([2, 8, 1], 41, 24, 0.5, 6)], "train_epoch")
+    _run_train_epoch(train_epoch, [([2, 8, 1], 41, 24, 0.5, 6)], "train_epoch", train_step)
 
 
-def check_train_epoch_hidden(train_epoch):
+def check_train_epoch_hidden(train_epoch, *, train_step=None):
     """Hidden: deeper networks, and batches that do not divide the data evenly."""
     _run_train_epoch(train_epoch, [([2, 6, 6, 1], 42, 30, 0.2, 7), ([2, 4, 1], 43, 10, 1.0, 10)],
-                     "train_epoch on other schedules")
+                     "train_epoch on other schedules", train_step)

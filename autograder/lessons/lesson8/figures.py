@@ -283,6 +283,7 @@ def plot_training(ours, theirs, params, X, y):
     for i, tms in enumerate(times):
         bx.text(i + 1.32, np.median(tms), f"{np.median(tms):.2f} ms", va="center", ha="left", fontsize=8)
     bx.set_xlim(0.5, len(times) + 0.75)
+    bx.set_xlabel("implementation")
     bx.set_ylabel("CPU time per epoch (ms)")
     bx.set_title(f"time per epoch ({len(times[0])} epochs)")
     bx.grid(True, axis="y", alpha=0.3)
@@ -297,6 +298,8 @@ def plot_training(ours, theirs, params, X, y):
         cx.scatter(*X[y == label].T, s=10, color=color, edgecolor="white", linewidth=0.3)
     accuracy = np.mean((mlp_logits_reference(params, X) > 0) == (y == 1))
     cx.set_title(f"learned boundary σ(z) = ½ (accuracy {accuracy:.0%})")
+    cx.set_xlabel("x₁")
+    cx.set_ylabel("x₂")
     cx.set_aspect("equal")
     fig.tight_layout()
     plt.show()
