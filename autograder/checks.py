@@ -49,7 +49,9 @@ class CheckFailure(AssertionError):
     """A failed check, formatted for a student: what, input, expected, got, hint."""
 
     def __init__(self, what, *, inputs=None, expected=None, got=None, hint=None):
-        self.what, self.inputs, self.expected, self.got, self.hint = what, inputs, expected, got, hint
+        self.what, self.inputs, self.expected, self.got = what, inputs, expected, got
+        expected, got, hint = distinguishable(expected, got, hint)
+        self.hint = hint
         lines = [f"✗ {_cut(str(what), 300)}"]
         if inputs is not None:
             lines.append(f"  input:    {_cut(show(inputs), 500)}")
@@ -59,6 +61,41 @@ class CheckFailure(AssertionError):
         if hint:
             lines.append(f"  hint:     {_cut(str(hint), 500)}")
         super().__init__("\n".join(lines)[:MESSAGE_LIMIT])
+
+
+#: Closer than this (relative), six printed digits show at most a difference in the last one.
+NEAR = 1e-5
+
+
+class Digits:
+    """A number or array shown with `digits` significant digits."""
+
+    def __init__(self, value, digits):
+        self.value, self.digits = _asarray(value, dtype=float), digits
+
+    def __repr__(self):
+        fmt = f"{{:.{self.digits}g}}".format
+        if self.value.ndim == 0:
+            return fmt(float(self.value))
+        return _array2string(self.value, formatter={"float_kind": fmt}, threshold=12, edgeitems=3,
+                             separator=", ")
+
+
+def distinguishable(expected, got, hint):
+    """``(expected, got, hint)`` as a failure shows them: unchanged, unless both are numbers of
+    the same shape that differ but print alike (or agree to more than five digits); then with
+    enough digits to tell them apart, and the hint led by the relative error."""
+    e, g = as_floats(expected), as_floats(got)
+    if e is None or g is None or e.shape != g.shape:
+        return expected, got, hint
+    err = relative_error(got, expected)
+    if not 0 < err < math.inf or (err >= NEAR and show(expected) != show(got)):
+        return expected, got, hint
+    digits = min(17, max(8, math.ceil(-math.log10(err)) + 2))
+    gap = float(_max(_abs(g - e))) if e.size else 0.0
+    note = (f"expected and got agree to about {max(0, math.floor(-math.log10(err)))} digits: "
+            f"relative error {err:.2e}, largest difference {gap:.2e}")
+    return Digits(e, digits), Digits(g, digits), note + (f". {hint}" if hint else "")
 
 
 def show(value):

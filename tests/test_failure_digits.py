@@ -1,11 +1,11 @@
 """A tolerance failure never shows an expected and a got that print alike: the lessons'
-CheckFailure (autograder/lessons/failure.py) adds digits and the relative error."""
+CheckFailure (autograder/checks.py) adds digits and the relative error."""
 import numpy as np
 import pytest
 
 from autograder.checks import CheckFailure as KernelFailure
 from autograder.checks import show
-from autograder.lessons.failure import CheckFailure, distinguishable
+from autograder.checks import CheckFailure, distinguishable
 
 
 def lines(failure):

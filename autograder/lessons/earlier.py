@@ -9,7 +9,7 @@ if one of them fails too, says which, with that check's own diagnosis.
 import contextlib
 import io
 
-from .failure import CheckFailure
+from autograder.checks import CheckFailure
 
 
 def first_failing(earlier):

@@ -18,7 +18,7 @@ import numpy as _np
 from autodiff_ref import Dual as _RefDual
 from autodiff_ref import derivative as _ref_derivative
 from autograder.checks import NOT_DONE_HINT, Raised, attempt, passed, same
-from ..failure import CheckFailure
+from autograder.checks import CheckFailure
 
 _add, _sub, _mul, _truediv, _neg, _pow = (operator.add, operator.sub, operator.mul,
                                           operator.truediv, operator.neg, operator.pow)

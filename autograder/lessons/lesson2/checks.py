@@ -16,7 +16,7 @@ from autodiff_ref import jacfwd as _ref_jacfwd
 from autodiff_ref import jvp as _ref_jvp
 from autodiff_ref import trace as _trace
 from autograder.checks import Named, Raised, as_floats, attempt, passed, same
-from ..failure import CheckFailure
+from autograder.checks import CheckFailure
 
 from ..earlier import blamed
 from ..examples import G_POINT, NUMPY, g_example, polar

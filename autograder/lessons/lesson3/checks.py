@@ -18,7 +18,7 @@ from autodiff_ref import grad as _ref_grad
 from autodiff_ref import trace as _trace
 from autodiff_ref.trace import name as _row_name
 from autograder.checks import Raised, as_floats, attempt, passed, same
-from ..failure import CheckFailure
+from autograder.checks import CheckFailure
 
 from ..earlier import blamed
 from ..examples import ELEMENTAL, NUMPY, WORKED_POINT, Ops, g_example, product_example, \

@@ -18,7 +18,7 @@ import numpy as _np
 
 import autodiff_ref as _ad
 from autograder.checks import Named, Raised, as_floats, attempt, passed, same
-from ..failure import CheckFailure
+from autograder.checks import CheckFailure
 
 _asarray, _zeros, _shape = _np.asarray, _np.zeros, _np.shape
 _broadcast_to, _argsort = _np.broadcast_to, _np.argsort

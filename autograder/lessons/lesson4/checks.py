@@ -21,7 +21,7 @@ from autodiff_ref import hessian as _hessian
 from autodiff_ref.core import Tracer as _Tracer
 from autodiff_ref.dual import Dual as _Dual
 from autograder.checks import Named, as_floats, attempt, call, check_cases, passed, same
-from ..failure import CheckFailure
+from autograder.checks import CheckFailure
 
 from .material import SCALAR_FUNCTIONS, VECTOR_FUNCTIONS, coupled, newton_path, rosenbrock
 

@@ -18,7 +18,7 @@ from autodiff_ref import vjp as _vjp
 from autodiff_ref.core import Tracer as _Tracer
 from autodiff_ref.reverse import Box as _Box
 from autograder.checks import NOT_DONE_HINT, Named, Raised, as_floats, attempt, passed, same
-from ..failure import CheckFailure
+from autograder.checks import CheckFailure
 
 from ..examples import ELEMENTAL, NUMPY, WORKED_POINT
 from .material import (PROGRAMS, VECTOR_FUNCTIONS, extended_reference, jacobian_forward_reference,

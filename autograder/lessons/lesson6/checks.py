@@ -33,7 +33,7 @@ from autodiff_ref import vjp as _vjp
 from autodiff_ref.core import Tracer
 from autograder.checks import (NOT_DONE_HINT, TOLERANCES, Raised, as_floats, call, is_close,
                                passed, relative_error, same)
-from ..failure import CheckFailure
+from autograder.checks import CheckFailure
 
 from .material import (Problem, as_output, batched_deq, contraction, deq_layer, fixed_points, np,
                        scaled_deq, scaled_matrix, tanh_layer)

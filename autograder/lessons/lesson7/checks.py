@@ -31,7 +31,7 @@ from autodiff_ref import vjp as _vjp
 from autodiff_ref.core import Tracer as _Tracer
 from autodiff_ref.ode import Adjoint
 from autograder.checks import TOLERANCES, as_floats, call, is_close, passed, relative_error, same
-from ..failure import CheckFailure
+from autograder.checks import CheckFailure
 from autograder.material import rk4_step
 
 from .material import DECAY, FORCED, LINEAR, LV, LV_TRUE, MLP

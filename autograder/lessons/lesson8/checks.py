@@ -11,7 +11,7 @@ derivative left out. The oracles are the closed forms of :mod:`.material`, or
 from autodiff_ref import Dual, grad
 from autograder.checks import (TOLERANCES, Named, Raised, as_floats, attempt, call,
                                is_close, passed, same, show)
-from ..failure import CheckFailure, distinguishable
+from autograder.checks import CheckFailure, distinguishable
 
 from .material import (bce_reference, gd_step_reference, gradient_descent_reference,
                        logistic_data, logistic_gradient_reference, logistic_loss_reference, np,

@@ -11,7 +11,7 @@ from autodiff_ref import grad, value_and_grad
 from autograder.checks import Named, as_floats, passed, same, show
 
 from ..earlier import blamed
-from ..failure import CheckFailure
+from autograder.checks import CheckFailure
 
 from .checks import (compare, factor_hint, failure, first_match, run_cases, run_student, scale_of,
                      unchanged)
