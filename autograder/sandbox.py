@@ -23,12 +23,14 @@ route a student's code takes to them. What the student's code can reach it
 can change, and none of it is the verdict: the checks, their expected values
 and the oracle stay in the grader.
 """
+import atexit
 import os
 import resource
 import subprocess
 import sys
 import time
 import types
+from typing import NamedTuple
 
 from . import remote
 
@@ -362,13 +364,26 @@ class _SandboxChannel(remote.Channel):
 
 
 def child_main(argv):
+    """The sandbox process: preload, then wait for the policy, apply it, seal, serve.
+
+    The imports come first, before the policy is known, so that a sandbox can be
+    started ahead of need (:func:`_spawn`) and its slowest part done while the
+    grader is busy elsewhere."""
     import json
-    config_fd, fd_in, fd_out = (int(a) for a in argv)
-    with os.fdopen(config_fd, "r") as f:
-        config = json.load(f)
+    config_fd, fd_in, fd_out = (int(a) for a in argv[:3])
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
+    for name in argv[3:]:       # what a lesson may use, imported while its files are still readable
+        try:
+            __import__(name)
+        except Exception:
+            pass
+    with os.fdopen(config_fd, "r") as f:
+        text = f.read()
+    if not text:                # the grader went away before it needed this sandbox
+        os._exit(0)
+    config = json.loads(text)
     _limit(config.get("cpu_seconds"), config.get("memory_bytes"), config.get("file_bytes"))
     os.chdir(config["cwd"])
     sys.path[:] = [config["cwd"]] + [p for p in sys.path if p and os.path.realpath(p) != os.path.realpath(config["repo"])] \
@@ -376,14 +391,6 @@ def child_main(argv):
 
     message = config["message"]
     forbidden_modules = list(config["forbid_modules"])
-    # what the lesson may use is imported now, while its files are still readable
-    for name in config["preload"]:
-        if any(name == p or name.startswith(p + ".") for p in forbidden_modules):
-            continue
-        try:
-            __import__(name)
-        except Exception:
-            pass
     for name in list(sys.modules):
         if any(name == p or name.startswith(p + ".") for p in forbidden_modules):
             del sys.modules[name]
@@ -421,6 +428,63 @@ def child_main(argv):
 LIMITS = {"cpu_seconds": 600, "memory_bytes": 6 << 30, "file_bytes": 64 << 20}
 
 
+class _Spawned(NamedTuple):
+    """A sandbox process that has started and preloads, waiting for its policy on `config_w`."""
+    proc: subprocess.Popen
+    tmp: str
+    config_w: int
+    to_child_w: int
+    from_child_r: int
+
+
+_ready = {}     # (preload, env) -> a _Spawned started ahead of need
+
+
+def _spawn(preload, env):
+    import tempfile
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tmp = tempfile.mkdtemp(prefix="autodiff-sandbox-")
+    config_r, config_w = os.pipe()
+    to_child_r, to_child_w = os.pipe()
+    from_child_r, from_child_w = os.pipe()
+    child_env = dict(env if env is not None else os.environ)
+    child_env.update({"MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                      "TMPDIR": tmp, "MPLCONFIGDIR": tmp, "HOME": tmp,
+                      "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
+                      "PYTHONPATH": os.pathsep.join([repo] + [p for p in child_env.get("PYTHONPATH", "").split(os.pathsep) if p])})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autograder.sandbox", str(config_r), str(to_child_r), str(from_child_w), *preload],
+        pass_fds=(config_r, to_child_r, from_child_w), env=child_env, cwd=tmp,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    for fd in (config_r, to_child_r, from_child_w):
+        os.close(fd)
+    return _Spawned(proc, tmp, config_w, to_child_w, from_child_r)
+
+
+def _discard(spawned):
+    """Close a sandbox that was never used: without its policy it exits on its own."""
+    import shutil
+    for fd in (spawned.config_w, spawned.to_child_w, spawned.from_child_r):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    try:
+        spawned.proc.wait(5)
+    except subprocess.TimeoutExpired:
+        spawned.proc.kill()
+        spawned.proc.wait()
+    shutil.rmtree(spawned.tmp, ignore_errors=True)
+
+
+@atexit.register
+def _stop_ready():
+    for spawned in _ready.values():
+        _discard(spawned)
+    _ready.clear()
+
+
 class Sandbox:
     """A fresh process running one student's code under one task policy.
 
@@ -434,7 +498,6 @@ class Sandbox:
         repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         config = {
             "cwd": str(cwd), "repo": repo,
-            "preload": list(preload),
             "forbid_modules": list(policy.forbid_modules),
             "forbid_names": list(policy.forbid_names),
             "stand_in_modules": ["autograder", *hidden_modules],
@@ -445,26 +508,19 @@ class Sandbox:
             **LIMITS,
         }
         import json
-        import tempfile
-        self._tmp = tempfile.mkdtemp(prefix="autodiff-sandbox-")
+        key = (tuple(preload), tuple(sorted((env if env is not None else os.environ).items())))
+        spawned = _ready.pop(key, None)
+        if spawned is not None and spawned.proc.poll() is not None:      # it died waiting
+            _discard(spawned)
+            spawned = None
+        if spawned is None:
+            spawned = _spawn(preload, env)
+        _ready[key] = _spawn(preload, env)          # the next sandbox preloads while this one works
+        self.proc, self._tmp = spawned.proc, spawned.tmp
         config["writable"] = [str(cwd), self._tmp]
-        config_r, config_w = os.pipe()
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
-        child_env = dict(env if env is not None else os.environ)
-        child_env.update({"MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-                          "TMPDIR": self._tmp, "MPLCONFIGDIR": self._tmp, "HOME": self._tmp,
-                          "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
-                          "PYTHONPATH": os.pathsep.join([repo] + [p for p in child_env.get("PYTHONPATH", "").split(os.pathsep) if p])})
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.sandbox", str(config_r), str(to_child_r), str(from_child_w)],
-            pass_fds=(config_r, to_child_r, from_child_w), env=child_env, cwd=str(cwd),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        for fd in (config_r, to_child_r, from_child_w):
-            os.close(fd)
-        with os.fdopen(config_w, "w") as f:
+        with os.fdopen(spawned.config_w, "w") as f:
             json.dump(config, f)
+        from_child_r, to_child_w = spawned.from_child_r, spawned.to_child_w
         self.channel = remote.Channel(from_child_r, to_child_w, restricted=True)
         self.violations = []
         self.channel.on_note = self.violations.append
