@@ -40,7 +40,6 @@ STATUS_FAILED = "failed"
 STATUS_TIMEOUT = "timed out"
 STATUS_DIED = "kernel died"
 STATUS_NOT_RUN = "not run"
-STATUS_MANUAL = "needs manual grading"
 
 
 @dataclass
@@ -401,7 +400,7 @@ def _first_lines(text, n=12):
 
 def cell_outcome(cell):
     """(status, message) of an executed code cell from its outputs."""
-    from .nbgrader_plugins import DEAD_KERNEL, NOT_RUN, TIMEOUT
+    from .nbgrader_plugins import DEAD_KERNEL, TIMEOUT
     for out in cell.get("outputs", []):
         if out.get("output_type") != "error":
             continue
@@ -410,8 +409,6 @@ def cell_outcome(cell):
             return STATUS_TIMEOUT, evalue or "no reply from the kernel before the per-cell timeout"
         if ename == DEAD_KERNEL:
             return STATUS_DIED, evalue
-        if ename == NOT_RUN:
-            return STATUS_NOT_RUN, evalue
         if ename in ("KeyboardInterrupt",):
             return STATUS_TIMEOUT, "interrupted after the per-cell timeout"
         return STATUS_FAILED, _first_lines(f"{ename}: {evalue}" if ename != "CheckFailure" else evalue)
@@ -492,7 +489,7 @@ def format_results(results):
                                                                   f"{len(bad)} question(s) lost")
         lines.append(f"{r.student:<{width}}  {r.score:>5g}/{r.max_score:<5g}  {status}")
         for c in bad:
-            if c.status in (STATUS_TIMEOUT, STATUS_DIED, STATUS_NOT_RUN, STATUS_MANUAL) and r.ok:
+            if c.status in (STATUS_TIMEOUT, STATUS_DIED, STATUS_NOT_RUN) and r.ok:
                 detail = c.message.splitlines()[0] if c.message else ""
                 if detail.startswith(c.status):
                     detail = detail[len(c.status):].lstrip(" :")

@@ -31,10 +31,9 @@ def error_output(ename, evalue):
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
-#: The ``ename`` of a graded cell's error output when the student's code ended its process,
-#: did not run, or timed out.
+#: The ``ename`` of a graded cell's error output when the student's code ended its process
+#: or timed out.
 DEAD_KERNEL = "ProcessEnded"
-NOT_RUN = "NotRun"
 TIMEOUT = "CellTimeoutError"
 
 
