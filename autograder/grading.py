@@ -409,8 +409,6 @@ def cell_outcome(cell):
             return STATUS_TIMEOUT, evalue or "no reply from the kernel before the per-cell timeout"
         if ename == DEAD_KERNEL:
             return STATUS_DIED, evalue
-        if ename in ("KeyboardInterrupt",):
-            return STATUS_TIMEOUT, "interrupted after the per-cell timeout"
         return STATUS_FAILED, _first_lines(f"{ename}: {evalue}" if ename != "CheckFailure" else evalue)
     return STATUS_PASSED, ""
 

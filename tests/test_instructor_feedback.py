@@ -39,3 +39,16 @@ def test_feedback_shows_messages_not_internals(fixture_course, tmp_path):
         assert "HIDDEN_SEED" not in page, student
         for internal in (str(course.root), "/tmp/", "site-packages", "autograder/", "/work/"):
             assert internal not in page, (student, internal)
+
+
+@pytest.mark.parametrize("ename, status", [("CellTimeoutError", grading.STATUS_TIMEOUT),
+                                           ("KeyboardInterrupt", grading.STATUS_FAILED),
+                                           ("CheckFailure", grading.STATUS_FAILED)])
+def test_a_cell_is_timed_out_only_when_the_grader_says_so(ename, status):
+    """Only the grader's own time-out error means "timed out": a student's code that raises
+    KeyboardInterrupt itself failed, and the report says what it raised."""
+    cell = {"outputs": [{"output_type": "error", "ename": ename, "evalue": "stopped", "traceback": []}]}
+    got, message = grading.cell_outcome(cell)
+    assert got == status
+    if status == grading.STATUS_FAILED and ename != "CheckFailure":
+        assert message.startswith(ename)
