@@ -58,7 +58,7 @@ def landing_page(course, workspace, assignments):
         "if not, which input failed, what was expected, what came back and why that",
         "mistake is a common one.",
         "",
-        "| lesson | what it teaches |",
+        "| lesson | what you build |",
         "|---|---|",
         *rows,
         "",

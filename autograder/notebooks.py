@@ -144,7 +144,12 @@ def title(nb, default=""):
 
 
 def summary(nb, default=""):
-    """One line on what a notebook teaches: the first sentence of prose after its title."""
+    """One line on what a notebook teaches: its metadata's ``course.summary`` (written for the
+    purpose; the README's table of lessons shows the same lines), else the first sentence of
+    prose after its title (for an instructor's own notebook that has none)."""
+    written = nb.metadata.get("course", {}).get("summary")
+    if written:
+        return written
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue

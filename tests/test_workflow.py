@@ -465,6 +465,30 @@ def test_lab_lists_the_real_lessons_in_order(tmp_path, capsys):
         assert notebooks.title(notebooks.read(course.source_notebook(a))) in text
 
 
+def test_every_lesson_says_what_you_build_and_the_readme_and_start_page_agree(tmp_path):
+    """Each lesson carries its one-line summary (metadata ``course.summary``); the README's table
+    of lessons and the start page show exactly those lines, in the course's order."""
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("## The lessons", 1)[1].split("\n## ", 1)[0]
+    rows = [r for r in re.findall(r"^\| (\w+) \| (.+?) \| (.+?) \|$", table, re.M) if r[0] != "#"]
+    assert [f"lesson{number}_" for number, _, _ in rows] == [a[:len(f"lesson{n}_")] for a, (n, _, _)
+                                                             in zip(LESSONS, rows)], "one row per lesson, in order"
+    ws = tmp_path / "student"
+    for a, (number, title, summary) in zip(LESSONS, rows):
+        nb = notebooks.read(REPO / "course" / "source" / a / f"{a}.ipynb")
+        written = nb.metadata.get("course", {}).get("summary")
+        assert written, f"{a} has no course.summary in its metadata"
+        assert summary == written, f"README's row for lesson {number} differs from {a}'s summary"
+        assert notebooks.title(nb).split(" — ", 1)[-1].startswith(title), (a, title)
+        (ws / a).mkdir(parents=True)
+        notebooks.write(nb, ws / a / f"{a}.ipynb")
+    from autograder.cli import landing_page
+    page = notebooks.read(landing_page(make_course(tmp_path / "course", LESSONS), ws, LESSONS)).cells[0].source
+    for a, (_, _, summary) in zip(LESSONS, rows):
+        assert summary.replace("|", "\\|") in page, a
+    assert len(rows) == len(LESSONS)
+
+
 def test_module_entry_point_help():
     proc = subprocess.run([sys.executable, "-m", "autograder", "--help"], capture_output=True, text=True,
                           cwd=REPO)
