@@ -22,8 +22,9 @@ from .checks_networks import (check_bptt_state_grads, check_bptt_state_grads_hid
                               check_train_step, check_train_step_hidden, check_truncated_weight_grad,
                               check_truncated_weight_grad_hidden, state_grads_oracle, train_epoch_reference,
                               train_step_reference, truncated_weight_grad_oracle, weight_grad_oracle)
-from .checks_optimisers import (adam_variants, check_adam_step, check_adam_step_hidden, check_momentum_step,
-                                check_momentum_step_hidden, momentum_variants)
+from .checks_optimisers import (adam_cases, adam_variants, check_adam_step, check_adam_step_hidden,
+                                check_momentum_step, check_momentum_step_hidden, momentum_cases,
+                                momentum_variants)
 from .figures import (descent_problems, descent_widget, ill_conditioned_bowl, optimiser_paths,
                       plot_forward_vs_reverse, plot_moons, plot_optimisers, plot_rnn_norms, plot_training,
                       rnn_gradient_norms, rnn_widget, show_descent, show_rnn)

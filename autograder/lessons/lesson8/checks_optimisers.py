@@ -16,7 +16,7 @@ import numpy
 
 from autograder.checks import Named, as_floats, passed, same
 
-from .checks import compare, failure, run_student, unchanged
+from .checks import compare, failure, rosenbrock_grad, run_student, unchanged
 from .material import AdamState, adam_step_reference, momentum_step_reference, np, quadratic_bowl
 
 
@@ -55,13 +55,6 @@ def _same_twice(student, args, first, what, inputs):
     got, second = as_floats(first[0]), as_floats(again[0] if isinstance(again, (tuple, list)) else again)
     if got is not None and (second is None or second.shape != got.shape or not same(second, got, "exact")):
         raise failure(what + ", called a second time", inputs=inputs, expected=got, got=again, hint=_KEEPS_STATE)
-
-
-def _rosenbrock_grad():
-    def g(theta):
-        x, y = theta
-        return np.array([-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)])
-    return Named("∇ of the Rosenbrock function (1−x)² + 100(y−x²)²", g)
 
 
 def _flat_bowl():
@@ -137,27 +130,34 @@ def _run_momentum_path(student, grad_f, theta0, lr, beta, n_steps, what):
                 "each step starts from the θ and the velocity the previous step returned", tol="solver")
 
 
+def momentum_cases(hidden=False):
+    """The single steps the checks try: (grad_f, theta, velocity, lr, beta), most with v ≠ 0."""
+    if not hidden:
+        _, grad_f, _, _ = quadratic_bowl()
+        return [(grad_f, np.array([-1.5, 2.0]), np.array([0.0, 0.0]), 0.05, 0.9),
+                (grad_f, np.array([-1.5, 2.0]), np.array([2.0, -3.0]), 0.05, 0.9),
+                (grad_f, np.array([0.5, 0.0]), np.array([-1.0, 4.0]), 0.1, 0.5)]
+    bowl5, rng = _bowl5(131)
+    return [(rosenbrock_grad(), np.array([-1.2, 1.0]), np.array([0.5, -0.3]), 1e-3, 0.9),
+            (bowl5, rng.normal(size=5), rng.normal(size=5), 0.1, 0.0),
+            (bowl5, rng.normal(size=5), rng.normal(size=5), 0.02, 0.99)]
+
+
 def check_momentum_step(momentum_step):
     """Visible: single steps on the quadratic bowl (zero and nonzero velocity), then a path."""
-    _, grad_f, _, _ = quadratic_bowl()
-    cases = [(grad_f, np.array([-1.5, 2.0]), np.array([0.0, 0.0]), 0.05, 0.9),
-             (grad_f, np.array([-1.5, 2.0]), np.array([2.0, -3.0]), 0.05, 0.9),
-             (grad_f, np.array([0.5, 0.0]), np.array([-1.0, 4.0]), 0.1, 0.5)]
+    cases = momentum_cases()
     what = "momentum_step on the quadratic bowl"
     _run_momentum_steps(momentum_step, cases, what)
-    _run_momentum_path(momentum_step, grad_f, np.array([-1.5, 2.2]), 0.02, 0.9, 15, what + ", 15 steps")
+    _run_momentum_path(momentum_step, cases[0][0], np.array([-1.5, 2.2]), 0.02, 0.9, 15, what + ", 15 steps")
     passed(what, len(cases) + 1)
 
 
 def check_momentum_step_hidden(momentum_step):
     """Hidden: Rosenbrock, a 5-D bowl, β = 0 (plain descent) and β close to 1."""
-    bowl5, rng = _bowl5(131)
-    cases = [(_rosenbrock_grad(), np.array([-1.2, 1.0]), np.array([0.5, -0.3]), 1e-3, 0.9),
-             (bowl5, rng.normal(size=5), rng.normal(size=5), 0.1, 0.0),
-             (bowl5, rng.normal(size=5), rng.normal(size=5), 0.02, 0.99)]
+    cases = momentum_cases(hidden=True)
     what = "momentum_step on other functions"
     _run_momentum_steps(momentum_step, cases, what)
-    _run_momentum_path(momentum_step, _rosenbrock_grad(), np.array([-1.0, 1.5]), 5e-4, 0.95, 40,
+    _run_momentum_path(momentum_step, rosenbrock_grad(), np.array([-1.0, 1.5]), 5e-4, 0.95, 40,
                        what + ", 40 steps on Rosenbrock")
     passed(what, len(cases) + 1)
 
@@ -186,14 +186,10 @@ def adam_variants(grad_f, theta, state, lr, beta1, beta2, eps):
          "where v̂ is as small as ε, as it is here)"),
         (out(m_hat / (v_hat + eps)),
          "the square root is missing: divide m̂ by √v̂ + ε, the root of the mean squared gradient"),
-        (out(np.sqrt(np.abs(m_hat)) / (np.sqrt(v_hat) + eps)),
+        (out(np.sqrt(m_hat) / (np.sqrt(v_hat) + eps)),     # NaN where m̂ < 0, as the student's is
          "the square root belongs to v̂, not to m̂: the step is η·m̂/(√v̂ + ε)"),
-        (out((m / c1) / (np.sqrt(v_hat) + eps)),
-         "θ moved with the old first moment: update m and v with this step's gradient first, then step with "
-         "the new m̂"),
-        (out((m / c1) / (np.sqrt(v / c2) + eps)),
-         "θ moved with the old moments: update m and v with this step's gradient first, then step with the "
-         "new m̂ and v̂"),
+        (out((m / c1) / (np.sqrt(v_hat) + eps)), _OLD_MOMENTS),
+        (out((m / c1) / (np.sqrt(v / c2) + eps)), _OLD_MOMENTS),
         (out(((1 - beta1) * g / c1) / (np.sqrt((1 - beta2) * g * g / c2) + eps), (1 - beta1) * g,
              (1 - beta2) * g * g),
          "the moments started from zero again: update the m and v you were given, m ← β₁m + (1 − β₁)g"),
@@ -210,16 +206,19 @@ def adam_variants(grad_f, theta, state, lr, beta1, beta2, eps):
     return variants
 
 
+_OLD_MOMENTS = ("θ moved with the old moments (one or both): update m and v with this step's gradient first, "
+                "then step with the new m̂ and v̂")
 _T_FROM_ZERO = ("the bias correction used the step count before it was incremented: the first step is t = 1 "
                 "(add 1 to t first, then divide by 1 − β₁ᵗ and 1 − β₂ᵗ); with t = 0 they are 0")
 
 
 def _adam_hint(grad_f, theta, state, lr, beta1, beta2, eps, got_theta, got_state):
-    g_theta = as_floats(got_theta)
-    if state.t == 0 and g_theta is not None and not numpy.all(numpy.isfinite(g_theta)):
-        return _T_FROM_ZERO
     flat = _flat(got_theta, *got_state) if len(got_state) == 3 else None
-    return _first_match(flat, adam_variants(grad_f, theta, state, lr, beta1, beta2, eps))
+    hint = _first_match(flat, adam_variants(grad_f, theta, state, lr, beta1, beta2, eps))
+    g_theta = as_floats(got_theta)
+    if hint is None and state.t == 0 and g_theta is not None and not numpy.any(numpy.isfinite(g_theta)):
+        return _T_FROM_ZERO       # 1 − βᵗ = 0 at t = 0: every entry of θ is ±inf or NaN
+    return hint
 
 
 def _adam_parts(out, what, inputs):
@@ -274,27 +273,34 @@ def _state(m, v, t):
     return AdamState(np.asarray(m, dtype=float), np.asarray(v, dtype=float), t)
 
 
+def adam_cases(hidden=False):
+    """The single steps the checks try: (grad_f, theta, state, lr, beta1, beta2, eps)."""
+    if not hidden:
+        _, grad_f, _, _ = quadratic_bowl()
+        return [(grad_f, np.array([-1.5, 2.0]), _state([0.0, 0.0], [0.0, 0.0], 0), 0.1, 0.9, 0.999, 1e-8),
+                (grad_f, np.array([-1.5, 2.0]), _state([0.3, -1.0], [0.5, 2.0], 2), 0.1, 0.9, 0.999, 1e-8),
+                (_flat_bowl(), np.array([0.0, 0.5]), _state([-2e-6, -3e-6], [4e-12, 9e-12], 3), 0.05, 0.9, 0.999,
+                 1e-8)]
+    bowl5, rng = _bowl5(141)
+    return [(rosenbrock_grad(), np.array([-1.2, 1.0]), _state([1.0, -0.5], [3.0, 0.2], 1), 0.01, 0.9, 0.999,
+             1e-8),
+            (bowl5, rng.normal(size=5), _state(rng.normal(size=5), rng.random(5), 7), 0.05, 0.8, 0.99, 1e-3),
+            (bowl5, rng.normal(size=5), _state(rng.normal(size=5), rng.random(5), 40), 0.2, 0.5, 0.9, 1e-6)]
+
+
 def check_adam_step(adam_step):
     """Visible: the first step, a later step, a nearly flat loss where ε matters; then a path."""
-    _, grad_f, _, _ = quadratic_bowl()
-    cases = [(grad_f, np.array([-1.5, 2.0]), _state([0.0, 0.0], [0.0, 0.0], 0), 0.1, 0.9, 0.999, 1e-8),
-             (grad_f, np.array([-1.5, 2.0]), _state([0.3, -1.0], [0.5, 2.0], 2), 0.1, 0.9, 0.999, 1e-8),
-             (_flat_bowl(), np.array([0.0, 0.5]), _state([-2e-6, -3e-6], [4e-12, 9e-12], 3), 0.05, 0.9, 0.999,
-              1e-8)]
+    cases = adam_cases()
     what = "adam_step on the quadratic bowl"
     _run_adam_steps(adam_step, cases, what)
-    _run_adam_path(adam_step, grad_f, np.array([-1.5, 2.2]), 0.1, 15, what + ", 15 steps")
+    _run_adam_path(adam_step, cases[0][0], np.array([-1.5, 2.2]), 0.1, 15, what + ", 15 steps")
     passed(what, len(cases) + 1)
 
 
 def check_adam_step_hidden(adam_step):
     """Hidden: Rosenbrock, a 5-D bowl, other β and ε, a late step."""
-    bowl5, rng = _bowl5(141)
-    cases = [(_rosenbrock_grad(), np.array([-1.2, 1.0]), _state([1.0, -0.5], [3.0, 0.2], 1), 0.01, 0.9, 0.999,
-              1e-8),
-             (bowl5, rng.normal(size=5), _state(rng.normal(size=5), rng.random(5), 7), 0.05, 0.8, 0.99, 1e-3),
-             (bowl5, rng.normal(size=5), _state(rng.normal(size=5), rng.random(5), 40), 0.2, 0.5, 0.9, 1e-6)]
+    cases = adam_cases(hidden=True)
     what = "adam_step on other functions"
     _run_adam_steps(adam_step, cases, what)
-    _run_adam_path(adam_step, _rosenbrock_grad(), np.array([-1.0, 1.5]), 0.02, 40, what + ", 40 steps on Rosenbrock")
+    _run_adam_path(adam_step, rosenbrock_grad(), np.array([-1.0, 1.5]), 0.02, 40, what + ", 40 steps on Rosenbrock")
     passed(what, len(cases) + 1)
