@@ -1,11 +1,14 @@
-r"""Lesson 8's checks, Parts 3 and 4: back-propagation through time by hand, and training an
-MLP with reverse mode.
+r"""Lesson 8's checks, Parts 3 and 4: back-propagation through time by hand, exact and
+truncated, and training an MLP with reverse mode.
 
 The oracles differentiate the models of :mod:`.material` with ``autodiff_ref``
-(reverse mode through the whole unrolled sequence, ``value_and_grad`` for a
-training step). A failure names the misconception when a known mistake explains
-the answer exactly: Wᵀ for W, tanh′ left out or taken at the wrong time, BPTT
-truncated too early, the output layer squashed, the learning rate applied twice.
+(reverse mode through the whole unrolled sequence, or through its last k steps
+for truncated BPTT; ``value_and_grad`` for a training step). A failure names the
+misconception when a known mistake explains the answer exactly: Wᵀ for W, tanh′
+left out or taken at the wrong time, BPTT truncated too early, a truncation
+window off by one, the output layer squashed, the learning rate applied twice.
+The epoch check hands the student's ``train_epoch`` the reference training step,
+so it judges the epoch alone.
 """
 from autodiff_ref import grad, value_and_grad
 from autograder.checks import Named, as_floats, passed, same, show
