@@ -29,11 +29,10 @@ from .figures import (descent_problems, descent_widget, ill_conditioned_bowl, op
                       plot_forward_vs_reverse, plot_moons, plot_optimisers, plot_rnn_norms, plot_training,
                       rnn_gradient_norms, rnn_widget, show_descent, show_rnn)
 from .material import (AdamState, RNNProblem, adam_step_reference, batch_schedule, bce_differentiable,
-                       bce_reference, gd_step_reference, momentum_step_reference,
-                       gradient_descent_reference, init_mlp, last_state_grad, logistic_data,
-                       logistic_gradient_reference, logistic_loss_reference, mlp_logits_reference,
-                       mlp_loss_reference, quadratic_bowl, rnn_loss_reference, rnn_problem,
-                       rnn_states_reference, sigmoid, two_moons)
+                       bce_reference, gd_step_reference, gradient_descent_reference, init_mlp,
+                       last_state_grad, logistic_data, logistic_gradient_reference, logistic_loss_reference,
+                       mlp_logits_reference, mlp_loss_reference, momentum_step_reference, quadratic_bowl,
+                       rnn_loss_reference, rnn_problem, rnn_states_reference, sigmoid, two_moons)
 from .timing import TORCH_CPU_INSTALL, one_blas_thread, time_per_call, train_with_torch
 
 __all__ = [name for name in dir() if not name.startswith("_")
