@@ -58,7 +58,7 @@ def _same_twice(student, args, first, what, inputs):
 
 
 def _flat_bowl():
-    """Gradients of order 10⁻⁵: Adam's √v̂ is then comparable with ε."""
+    """Gradients of order 10⁻⁵, so Adam's v̂ is of the order of ε = 10⁻⁸ (ε inside the root shows)."""
     return Named("∇ of 10⁻⁵·½‖θ − (1, 2)‖²", lambda theta: 1e-5 * (theta - np.array([1.0, 2.0])))
 
 
@@ -183,7 +183,7 @@ def adam_variants(grad_f, theta, state, lr, beta1, beta2, eps):
          "1 − β₂ᵗ; divide them out, m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ)"),
         (out(m_hat / np.sqrt(v_hat + eps)),
          "ε is inside the square root: the step is η·m̂/(√v̂ + ε), with ε added after the root (it matters "
-         "where v̂ is as small as ε, as it is here)"),
+         "where v̂ is as small as ε)"),
         (out(m_hat / (v_hat + eps)),
          "the square root is missing: divide m̂ by √v̂ + ε, the root of the mean squared gradient"),
         (out(np.sqrt(m_hat) / (np.sqrt(v_hat) + eps)),     # NaN where m̂ < 0, as the student's is
