@@ -81,8 +81,9 @@ def unchanged(before, after, what, inputs, name):
         raise failure(what, inputs=inputs, expected=f"{name} left as it was: {_one_line(before)}",
                       got=f"{name} changed to {_one_line(np.asarray(after))}",
                       hint=f"your function modified its argument `{name}` in place (an augmented "
-                           f"assignment such as `{name} -= …` writes into the caller's array); "
-                           f"compute a new array instead, e.g. `{name} - lr * g`")
+                           f"assignment such as `{name} -= …` or `{name} *= …` writes into the caller's "
+                           f"array); compute a new array instead, e.g. `{name} = {name} - …` binds the name "
+                           "to a new one")
 
 
 def run_cases(student, cases, what, prepare, *, tol="exact", protect=()):
@@ -144,7 +145,8 @@ def factor_hint(c, n, *, sign, lr=None):
 # ============================================================================
 # Task 1.1: one gradient-descent step θ − η∇f(θ)
 # ============================================================================
-def _rosenbrock_grad():
+def rosenbrock_grad():
+    """∇ of Rosenbrock's banana function, a named callable (the checks of Tasks 1.1–1.4 use it)."""
     def g(theta):
         x, y = theta
         return np.array([-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)])
@@ -185,7 +187,7 @@ def check_gd_step_hidden(gd_step):
     M = rng.normal(size=(5, 5))
     A = M @ M.T + np.eye(5)
     bowl5 = Named("∇ of ½θᵀAθ − Σθ in 5-D", lambda th: A @ th - 1.0)
-    cases = [(_rosenbrock_grad(), np.array([-1.2, 1.0]), 1e-3),
+    cases = [(rosenbrock_grad(), np.array([-1.2, 1.0]), 1e-3),
              (bowl5, rng.normal(size=5), 0.02),
              (bowl5, rng.normal(size=5), 0.3)]
     run_cases(gd_step, cases, "gd_step on other functions", _gd_step_case, protect=("theta",))
@@ -241,7 +243,7 @@ def check_gradient_descent_hidden(gradient_descent):
     _, grad_f, _, _ = quadratic_bowl(angle_deg=-20.0, eigenvalues=(0.5, 4.0), center=(0.0, 2.0))
     cases = [(grad_f, np.array([1.0, 1.0]), 0.1, 0), (grad_f, np.array([1.0, -1.0]), 0.2, 60),
              (grad_f, np.array([1.0, -1.0]), 0.55, 8),
-             (_rosenbrock_grad(), np.array([-1.0, 1.5]), 5e-4, 25)]
+             (rosenbrock_grad(), np.array([-1.0, 1.5]), 5e-4, 25)]
     run_cases(gradient_descent, cases, "gradient_descent: edge cases and other functions", _descent_case,
               tol="solver", protect=("theta0",))
 

@@ -1,11 +1,14 @@
-r"""Lesson 8's checks, Parts 3 and 4: back-propagation through time by hand, and training an
-MLP with reverse mode.
+r"""Lesson 8's checks, Parts 3 and 4: back-propagation through time by hand, exact and
+truncated, and training an MLP with reverse mode.
 
 The oracles differentiate the models of :mod:`.material` with ``autodiff_ref``
-(reverse mode through the whole unrolled sequence, ``value_and_grad`` for a
-training step). A failure names the misconception when a known mistake explains
-the answer exactly: Wᵀ for W, tanh′ left out or taken at the wrong time, BPTT
-truncated too early, the output layer squashed, the learning rate applied twice.
+(reverse mode through the whole unrolled sequence, or through its last k steps
+for truncated BPTT; ``value_and_grad`` for a training step). A failure names the
+misconception when a known mistake explains the answer exactly: Wᵀ for W, tanh′
+left out or taken at the wrong time, BPTT truncated too early, a truncation
+window off by one, the output layer squashed, the learning rate applied twice.
+The epoch check hands the student's ``train_epoch`` the reference training step,
+so it judges the epoch alone.
 """
 from autodiff_ref import grad, value_and_grad
 from autograder.checks import Named, as_floats, passed, same, show
@@ -201,6 +204,88 @@ def check_bptt_together(bptt_state_grads, bptt_weight_grad):
 
 
 # ============================================================================
+# Task 3.3: truncated BPTT, ∂L/∂W summed over the last k steps only
+# ============================================================================
+def truncated_weight_grad_oracle(p, k):
+    r"""∂L/∂W with the state h_{T−k} held constant (truncated BPTT), by reverse mode through the
+    last k steps only; for k ≥ T it is the full gradient, :func:`weight_grad_oracle`."""
+    hs = rnn_states_reference(p.W, p.U, p.b, p.xs, p.h0)
+    start = max(len(p.xs) - k, 0)
+
+    def loss_of_window(W):
+        h = hs[start]
+        for x in p.xs[start:]:
+            h = np.tanh(W @ h + p.U @ x + p.b)
+        r = p.V @ h - p.target
+        return 0.5 * np.sum(r * r)
+    return grad(loss_of_window)(p.W)
+
+
+def _truncated_hint(p, k, expected, got):
+    g = as_floats(got)
+    if g is None or g.shape != expected.shape:
+        return f"∂L/∂W has W's shape, {expected.shape}"
+    T = len(p.xs)
+    for j in range(T + 1):
+        if j != min(k, T) and same(g, truncated_weight_grad_oracle(p, j), "recognise"):
+            if j == k + 1:
+                return (f"off by one: your sum has k + 1 = {j} terms, t = T−k…T; the last k steps are "
+                        f"t = T−k+1…T, which use the states h_(T−k)…h_T")
+            if j == k - 1:
+                return (f"off by one: your sum has k − 1 = {j} terms; the last k steps are t = T−k+1…T, "
+                        "which use the k + 1 states h_(T−k)…h_T")
+            if k > T and j == k - T - 1:
+                return (f"for k = {k} > T = {T} the window is the whole sequence, but a start index T − k < 0 "
+                        "counts from the end in Python (hs[-2:] is the last two rows): clamp it, max(T − k, 0)")
+            return f"your answer is the gradient truncated to the last {j} steps; this call asked for k = {k}"
+    if k >= T:
+        return (f"with k = {k} ≥ T = {T} nothing is cut off: the answer is the full ∂L/∂W of Task 3.2 "
+                "(a start index T − k < 0 must be clamped at 0)")
+    return None
+
+
+def _truncated_case(p, k):
+    hs = rnn_states_reference(p.W, p.U, p.b, p.xs, p.h0)
+    g_T = last_state_grad(p, hs)
+    # k ≥ T: nothing is cut off, so the answer is full BPTT's, from the whole unrolled network
+    expected = weight_grad_oracle(p) if k >= len(p.xs) else truncated_weight_grad_oracle(p, k)
+    return ({"W": p.W, "hs": hs, "g_T": g_T, "k": k}, (np.copy(p.W), np.copy(hs), np.copy(g_T), k), expected,
+            lambda got: _truncated_hint(p, k, expected, got))
+
+
+def _run_truncated(student, cases, what, earlier):
+    """The truncated-BPTT checks; when they fail and the student's Task 3.1 or 3.2 (which the
+    solution may reuse) fails its own check, the failure says to fix that task first."""
+    try:
+        run_cases(student, cases, what, _truncated_case)
+    except CheckFailure as failure:
+        raise blamed(failure, earlier) from None
+
+
+def _bptt_earlier(bptt_state_grads, bptt_weight_grad):
+    tasks = (("bptt_state_grads (Task 3.1)", check_bptt_state_grads, bptt_state_grads),
+             ("bptt_weight_grad (Task 3.2)", check_bptt_weight_grad, bptt_weight_grad))
+    return tuple((label, check, (fn,)) for label, check, fn in tasks if fn is not None)
+
+
+def check_truncated_weight_grad(truncated_weight_grad, *, bptt_state_grads=None, bptt_weight_grad=None):
+    """Visible: windows k = 1, 3 and k = T (full BPTT) on small RNNs."""
+    p = rnn_problem(n=3, T=6, rho=1.1, seed=51)
+    q = rnn_problem(n=4, T=8, rho=0.9, seed=52, p=2)
+    _run_truncated(truncated_weight_grad, [(p, 1), (p, 3), (q, 4), (p, 6)], "truncated_weight_grad",
+                   _bptt_earlier(bptt_state_grads, bptt_weight_grad))
+
+
+def check_truncated_weight_grad_hidden(truncated_weight_grad, *, bptt_state_grads=None, bptt_weight_grad=None):
+    """Hidden: k > T (full BPTT again), k = T − 1, a longer sequence, a one-step sequence."""
+    p = rnn_problem(n=5, T=20, rho=0.8, seed=53, p=2)
+    q = rnn_problem(n=3, T=5, rho=1.4, seed=54, m=3)
+    r = rnn_problem(n=2, T=1, seed=55)
+    _run_truncated(truncated_weight_grad, [(p, 7), (p, 19), (q, 9), (q, 2), (r, 1), (r, 3)],
+                   "truncated_weight_grad on other windows", _bptt_earlier(bptt_state_grads, bptt_weight_grad))
+
+
+# ============================================================================
 # Task 4.1: the MLP's forward pass, tanh hidden layers and a linear read-out
 # ============================================================================
 def _mlp_hint(params, X, expected, got):
@@ -355,25 +440,38 @@ def _epoch_hint(params, X, y, lr, batches, got_params):
     return None
 
 
-def _run_train_epoch(student, setups, what, train_step=None):
-    """The epoch checks; when they fail and the student's `train_step` (Task 4.2, which their
-    train_epoch calls) fails its own check, the failure says to fix Task 4.2 first."""
-    earlier = () if train_step is None else (("train_step (Task 4.2)", check_train_step, (train_step,)),)
-    try:
-        _run_train_epoch_cases(student, setups, what)
-    except CheckFailure as failure:
-        raise blamed(failure, earlier) from None
-    passed(what, len(setups))
+class _CountedStep:
+    """The reference training step handed to the student's train_epoch, counting its calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, loss_fn, params, X, y, lr):
+        self.calls += 1
+        return train_step_reference(loss_fn, params, X, y, lr)
+
+    def __repr__(self):
+        return "train_step (the lesson's reference)"
 
 
-def _run_train_epoch_cases(student, setups, what):
+def _run_train_epoch(student, setups, what):
+    """The epoch checks. The student's train_epoch gets the reference train_step as its
+    argument, so only Task 4.3's own code is judged, whatever Task 4.2 does."""
     for sizes, seed, n, lr, batch_size in setups:
         params, X, y = _train_setup(sizes, seed, n)
         batches = batch_schedule(n, batch_size, 1, seed)[0]
-        inputs = {"loss_fn": _MLP_LOSS, "sizes": sizes, "lr": lr, "batches": [b.tolist() for b in batches]}
+        step = _CountedStep()
+        inputs = {"train_step": step, "loss_fn": _MLP_LOSS, "sizes": sizes, "lr": lr,
+                  "batches": [b.tolist() for b in batches]}
         exp_params, exp_losses = train_epoch_reference(_MLP_LOSS, params, X, y, lr, batches)
-        out = run_student(student, (_MLP_LOSS, [np.copy(p) for p in params], X, y, lr, batches), what, inputs)
+        out = run_student(student, (step, _MLP_LOSS, [np.copy(p) for p in params], X, y, lr, batches), what,
+                          inputs)
         got_params, got_losses = _pair(out, what, inputs, len(params), ("new_params", "losses"))
+        if step.calls != len(batches):
+            raise failure(what, inputs=inputs, expected=f"train_step called {len(batches)} times, once per batch",
+                          got=f"{step.calls} calls of the train_step passed in",
+                          hint="call the train_step you are given (the first argument) once per batch, not "
+                               "another function" if step.calls == 0 else "one train_step per batch")
         for i, (g, e) in enumerate(zip(got_params, exp_params)):
             compare(g, e, what + f" (params[{i}] after the epoch)", inputs,
                     lambda: _epoch_hint(params, X, y, lr, batches, got_params), tol="solver")
@@ -382,14 +480,15 @@ def _run_train_epoch_cases(student, setups, what):
                 what + " (the losses, one per batch)", inputs,
                 f"one loss per batch: {len(batches)} values" if losses is None or losses.shape != (len(batches),)
                 else "record the loss train_step returns for each batch, in order", tol="solver")
+    passed(what, len(setups))
 
 
-def check_train_epoch(train_epoch, *, train_step=None):
+def check_train_epoch(train_epoch):
     """Visible: an epoch of 4 batches."""
-    _run_train_epoch(train_epoch, [([2, 8, 1], 41, 24, 0.5, 6)], "train_epoch", train_step)
+    _run_train_epoch(train_epoch, [([2, 8, 1], 41, 24, 0.5, 6)], "train_epoch")
 
 
-def check_train_epoch_hidden(train_epoch, *, train_step=None):
+def check_train_epoch_hidden(train_epoch):
     """Hidden: deeper networks, and batches that do not divide the data evenly."""
     _run_train_epoch(train_epoch, [([2, 6, 6, 1], 42, 30, 0.2, 7), ([2, 4, 1], 43, 10, 1.0, 10)],
-                     "train_epoch on other schedules", train_step)
+                     "train_epoch on other schedules")

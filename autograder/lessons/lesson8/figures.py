@@ -5,11 +5,12 @@ moons, and our training loop next to PyTorch's.
 from autodiff_ref import grad
 from autograder.checks import Named
 
-from .material import (bce_differentiable, gradient_descent_reference, last_state_grad,
+from .material import (AdamState, bce_differentiable, gradient_descent_reference, last_state_grad,
                        mlp_logits_reference, np, quadratic_bowl, rnn_problem, rnn_states_reference,
                        sigmoid)
 
-_COLORS = {"ours": "#1f77b4", "torch": "#ee4c2c", "forward": "#2ca02c", "reverse": "#1f77b4"}
+_COLORS = {"ours": "#1f77b4", "torch": "#ee4c2c", "forward": "#2ca02c", "reverse": "#1f77b4",
+           "gradient descent": "#ff7f0e", "momentum": "#2ca02c", "Adam": "#9467bd"}
 
 
 def _plt():
@@ -131,6 +132,71 @@ def descent_widget(descent=None):
         lr=widgets.FloatLogSlider(base=10, min=-2, max=1, step=0.02, value=0.1, readout_format=".3g",
                                   description="step η", continuous_update=False),
         steps=widgets.IntSlider(min=1, max=200, value=40, description="steps", continuous_update=False))
+
+
+def optimiser_paths(problem, gradient_descent, momentum_step, adam_step, *, gd_lr, momentum_lr, beta,
+                     adam_lr, steps=100):
+    """The paths θ₀ … θ_steps of the three methods on `problem` (from :func:`ill_conditioned_bowl`),
+    each from the student's functions: {name: array (steps + 1, 2)}."""
+    grad_f, start = problem["grad"], problem["start"]
+    paths = {"gradient descent": np.asarray(gradient_descent(grad_f, start, gd_lr, steps), dtype=float)}
+    theta, velocity, path = start, np.zeros_like(start), [start]
+    for _ in range(steps):
+        theta, velocity = momentum_step(grad_f, theta, velocity, momentum_lr, beta)
+        path.append(np.asarray(theta, dtype=float))
+    paths["momentum"] = np.array(path)
+    theta, state, path = start, AdamState(np.zeros_like(start), np.zeros_like(start), 0), [start]
+    for _ in range(steps):
+        theta, state = adam_step(grad_f, theta, state, adam_lr)
+        path.append(np.asarray(theta, dtype=float))
+    paths["Adam"] = np.array(path)
+    return paths
+
+
+def ill_conditioned_bowl(eigenvalues=(1.0, 50.0), angle_deg=30.0):
+    """The bowl of the optimiser comparison: condition number 50, axes turned by 30°."""
+    f, grad_f, A, c = quadratic_bowl(angle_deg=angle_deg, eigenvalues=eigenvalues, center=(1.0, 1.0))
+    lam, vectors = np.linalg.eigh(A)
+    # 3 along the shallow direction, 0.4 up the steep wall: a long, narrow valley to cross
+    start = c - 3.0 * vectors[:, 0] * np.sign(vectors[0, 0]) + 0.4 * vectors[:, 1]
+    return {"f": f, "grad": grad_f, "A": A, "minimum": c, "start": start, "lam": lam,
+            "box": (start[0] - 0.5, c[0] + 0.9, c[1] - 2.2, c[1] + 1.1)}
+
+
+def plot_optimisers(problem, paths):
+    """Left: the paths on the contours. Right: f(θ_k) − f* against k (log scale). Legend outside."""
+    plt = _plt()
+    A, c = problem["A"], problem["minimum"]
+    x0, x1, y0, y1 = problem["box"]
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
+    dx, dy = gx - c[0], gy - c[1]
+    F = 0.5 * (A[0, 0] * dx * dx + 2 * A[0, 1] * dx * dy + A[1, 1] * dy * dy)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.3), gridspec_kw={"width_ratios": [1.1, 1]})
+    levels = np.geomspace(1e-2, F.max(), 14)
+    ax.contour(gx, gy, F, levels=levels, colors="gray", linewidths=0.6, alpha=0.7)
+    for name, path in paths.items():
+        inside = np.all(np.isfinite(path), axis=1)
+        ax.plot(path[inside, 0], path[inside, 1], "-o", ms=2, lw=1, color=_COLORS[name], label=name)
+        with np.errstate(all="ignore"):
+            gaps = np.array([problem["f"](th) for th in path])
+        ok = np.isfinite(gaps) & (gaps > 0)
+        bx.semilogy(np.arange(len(gaps))[ok], gaps[ok], lw=2, color=_COLORS[name], label=name)
+    ax.plot(*c, "*", color="gold", mec="black", ms=14, label="minimum")
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_xlabel("θ₁")
+    ax.set_ylabel("θ₂")
+    lam = problem["lam"]
+    ax.set_title(f"eigenvalues {lam[0]:g} and {lam[-1]:g} (κ = {lam[-1] / lam[0]:g}), axes turned")
+    ax.set_aspect("equal")
+    bx.set_xlabel("step k")
+    bx.set_ylabel("f(θ_k) − f*")
+    bx.set_title("the gap to the minimum")
+    bx.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.subplots_adjust(right=0.85)   # the legend sits in the margin, off both panels' data
+    fig.legend(*ax.get_legend_handles_labels(), loc="center right", fontsize=9)
+    plt.show()
 
 
 def plot_forward_vs_reverse(dims, t_forward, t_reverse, n):

@@ -72,6 +72,37 @@ def gradient_descent_reference(grad_f, theta0, lr, n_steps):
     return np.array(path)
 
 
+class AdamState(NamedTuple):
+    """Adam's state between steps: the two moment estimates and the number of steps taken."""
+    m: np.ndarray   # first moment, the running mean of the gradients
+    v: np.ndarray   # second moment, the running mean of their squares
+    t: int          # steps taken so far (0 before the first)
+
+
+def momentum_step_reference(grad_f, theta, velocity, lr, beta):
+    r"""One heavy-ball step in PyTorch's convention: v ← βv + ∇f(θ), θ ← θ − ηv.
+
+    Returns the new (θ, v) as new arrays. (The other common form, v ← βv − η∇f, θ ← θ + v,
+    keeps −η·v instead of v: the same path while η stays constant.)
+    """
+    velocity = beta * velocity + grad_f(theta)
+    return theta - lr * velocity, velocity
+
+
+def adam_step_reference(grad_f, theta, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    r"""One Adam step (Kingma & Ba, Algorithm 1): t ← t + 1,
+    m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ),
+    θ ← θ − η m̂/(√v̂ + ε). Returns (θ, AdamState(m, v, t)), all new.
+    """
+    m, v, t = state
+    g = grad_f(theta)
+    t = t + 1
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * (g * g)
+    m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+    return theta - lr * m_hat / (np.sqrt(v_hat) + eps), AdamState(m, v, t)
+
+
 class RNNProblem(NamedTuple):
     """A small Elman RNN, its input sequence and the target of its last output."""
     W: np.ndarray       # (n, n) recurrent weights
