@@ -458,16 +458,20 @@ def load_equivalent(course, assignment):
 
 
 def apply_equivalent(report, equivalent):
-    """Mark survivors listed as equivalent; the score is caught / (total - equivalent)."""
-    marked = 0
+    """Mark survivors listed as equivalent; the score is caught / (total - equivalent).
+    ``report["stale_equivalent"]`` lists the entries that match no survivor: a mutant that no
+    longer exists, or one the tests catch (so it was never equivalent)."""
+    marked, used = 0, set()
     for m in report["mutants"]:
-        for e in equivalent:
+        for i, e in enumerate(equivalent):
             if m["status"] == "survived" and (m["grade_id"], m["original"], m["mutated"]) == \
                     (e["grade_id"], e["original"], e["mutated"]):
                 m["status"], m["why"] = "equivalent", e["why"]
                 marked += 1
+                used.add(i)
                 break
     report["equivalent"] = marked
+    report["stale_equivalent"] = [e for i, e in enumerate(equivalent) if i not in used]
     counted = report["total"] - marked
     report["score"] = report["caught"] / counted if counted else 1.0
     return report

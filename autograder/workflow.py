@@ -369,8 +369,8 @@ def _last_error(result):
 
 
 def copy_course(src, dest, assignments=None, extra_sources=()):
-    """A fresh course directory at `dest` with the config and the source (and
-    wrong_submissions) of the named assignments of `src`; gradebook and
+    """A fresh course directory at `dest` with the config and the source (and the
+    wrong submissions and equivalent mutants) of the named assignments of `src`; gradebook and
     student work are not copied. `extra_sources` adds assignment folders from
     elsewhere (e.g. a test fixture)."""
     src, dest = Path(src), Path(dest)
@@ -380,10 +380,11 @@ def copy_course(src, dest, assignments=None, extra_sources=()):
     for name in names:
         shutil.copytree(src / "source" / name, dest / "source" / name, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        wrong = src / "wrong_submissions" / f"{name}.json"
-        if wrong.exists():
-            (dest / "wrong_submissions").mkdir(exist_ok=True)
-            shutil.copy2(wrong, dest / "wrong_submissions" / wrong.name)
+        for folder in ("wrong_submissions", "equivalent_mutants"):
+            per_lesson = src / folder / f"{name}.json"
+            if per_lesson.exists():
+                (dest / folder).mkdir(exist_ok=True)
+                shutil.copy2(per_lesson, dest / folder / per_lesson.name)
     for folder in extra_sources:
         folder = Path(folder)
         shutil.copytree(folder, dest / "source" / folder.name, dirs_exist_ok=True)

@@ -91,4 +91,16 @@ def test_lesson_mutation_score(assignment, tmp_path):
     nb = notebooks.read(course.source_notebook(assignment))
     regions = {gid for _, gid in notebooks.solution_cells(nb)}
     assert regions <= {m["grade_id"] for m in report["mutants"]}, "every solution region gets mutants"
+    assert not report["stale_equivalent"], \
+        f"course/equivalent_mutants/{assignment}.json lists mutants that do not survive: {report['stale_equivalent']}"
     assert report["score"] >= 0.95, mutation.format_report([report])
+
+
+def test_equivalent_entries_mark_survivors_and_stale_ones_are_reported():
+    mutant = lambda status, mutated: {"grade_id": "t", "original": "a + b", "mutated": mutated, "status": status}
+    report = {"mutants": [mutant("survived", "b + a"), mutant("caught", "a - b"), mutant("survived", "a * b")],
+              "total": 3, "caught": 1}
+    listed = [{"grade_id": "t", "original": "a + b", "mutated": m, "why": "…"} for m in ("b + a", "a - b")]
+    report = mutation.apply_equivalent(report, listed)
+    assert report["equivalent"] == 1 and report["score"] == 0.5
+    assert [e["mutated"] for e in report["stale_equivalent"]] == ["a - b"], "a caught mutant is not equivalent"
