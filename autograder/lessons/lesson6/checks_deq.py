@@ -299,7 +299,7 @@ def _step_cases(seed):
     probs = _PROBLEMS[seed]
     if seed == VISIBLE_SEED:
         return [(probs[0], 0.1, MAX_NORM), (probs[1], 3.0, MAX_NORM)]
-    return [(probs[1], 0.05, MAX_NORM), (probs[0], 4.0, MAX_NORM), (probs[1], 0.2, 0.5)]
+    return [(probs[1], 0.05, MAX_NORM), (probs[1], 0.2, 0.5), (probs[0], 4.0, MAX_NORM)]
 
 
 def _step_variants(params, X, Y, lr, max_norm):
@@ -310,9 +310,9 @@ def _step_variants(params, X, Y, lr, max_norm):
     return [
         ([_project(up[0], max_norm)] + up[1:],
          "the step went uphill: gradient descent subtracts, p − lr·∂L/∂p"),
-        (plain, f"‖W‖₂ = {_norm2(plain[0], 2):.3g} after the step, above max_norm = {max_norm:g}: rescale W "
-                "to spectral norm max_norm when the step takes it outside, or the layer may stop being "
-                "a contraction"),
+        (plain, f"‖W‖₂ = {_norm2(plain[0], 2):.3g} after the step, above max_norm = {max_norm:g}: rescale the "
+                "new W, after the step, to spectral norm max_norm when the step takes it outside, or the "
+                "layer may stop being a contraction"),
         ([plain[0] * (max_norm / frob) if frob > max_norm else plain[0]] + plain[1:],
          "you rescaled with the Frobenius norm np.linalg.norm(W); the contraction condition is on the "
          "spectral norm, np.linalg.norm(W, 2)"),
