@@ -250,7 +250,8 @@ STEP_SLIPS = [
     ("no rescaling", "    if norm > max_norm:\n        new[0] = new[0] * (max_norm / norm)\n", "", "above max_norm"),
     ("Frobenius norm", "np.linalg.norm(new[0], 2)", "np.linalg.norm(new[0])", "Frobenius"),
     ("always rescaled", "if norm > max_norm", "if True", "already below max_norm"),
-    ("rescaled before the step", "    new = [p - lr * g for p, g in zip(params, grads)]\n    norm = np.linalg.norm(new[0], 2)",
+    ("rescaled before the step",
+     "    new = [p - lr * g for p, g in zip(params, grads)]\n    norm = np.linalg.norm(new[0], 2)",
      "    W = params[0]\n    s = np.linalg.norm(W, 2)\n    W = W * (max_norm / s) if s > max_norm else W\n"
      "    new = [W - lr * grads[0]] + [p - lr * g for p, g in zip(params[1:], grads[1:])]\n    norm = 0.0",
      "before the step"),

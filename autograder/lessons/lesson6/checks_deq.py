@@ -25,7 +25,7 @@ from autodiff_ref import value_and_grad as _value_and_grad
 from autograder.checks import (NOT_DONE_HINT, CheckFailure, Named, Raised, as_floats, attempt, passed,
                                relative_error, same)
 
-from .checks import HIDDEN_SEED, VISIBLE_SEED, _seed
+from .checks import HIDDEN_SEED, VISIBLE_SEED
 from .material import MAX_NORM, deq_cell, deq_equilibrium, deq_loss, np, scaled_matrix
 
 _asarray, _eye, _ones, _array_equal = np.asarray, np.eye, np.ones, np.array_equal
@@ -65,8 +65,7 @@ class _Recorder:
         self.calls = []
 
     def __call__(self, g, y_star, params, ybar):
-        self.calls.append(dict(y_star=np.shape(y_star), ybar=np.shape(ybar),
-                               params=len(params) if hasattr(params, "__len__") else None))
+        self.calls.append(dict(y_star=np.shape(y_star), ybar=np.shape(ybar)))
         return implicit_vjp(g, y_star, params, ybar)
 
 
@@ -163,7 +162,7 @@ def _copies(params):
 
 def _structure(out, params, what, inputs):
     """(loss, grads) from the student's answer, or a failure that says what is wrong with its form."""
-    if isinstance(out, Raised) or not isinstance(out, (tuple, list)) or len(out) != 2:
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise CheckFailure(what, inputs=inputs, expected="a pair (loss, grads)", got=out,
                            hint="return loss, (W_bar, U_bar, b_bar, c_bar, d_bar)")
     loss, grads = out
@@ -229,7 +228,7 @@ def _check_loss(loss, expected, params, X, Y, what, inputs):
 def check_deq_grad(deq_loss_and_grad, *, hidden=False):
     """Task 6.4: ``deq_loss_and_grad(params, X, Y, fixed_point_vjp)`` gives (L, ∇L) as reverse
     mode through ``autodiff_ref.fixed_point`` does."""
-    seed = _seed(hidden)
+    seed = HIDDEN_SEED if hidden else VISIBLE_SEED
     what = "deq_loss_and_grad(params, X, Y, fixed_point_vjp)"
     for case, (exp_loss, exp_grads) in zip(_PROBLEMS[seed], _TABLE[seed]):
         _, params, X, Y = case
@@ -261,7 +260,7 @@ _FD_CASES = {seed: _fd_cases(seed) for seed in _PROBLEMS}
 
 def check_deq_grad_fd(deq_loss_and_grad, *, hidden=False):
     """Task 6.4: ⟨∇L, v⟩ equals a central difference of L along v, every fixed point re-solved."""
-    seed = _seed(hidden)
+    seed = HIDDEN_SEED if hidden else VISIBLE_SEED
     what = "⟨deq_loss_and_grad(params, X, Y, fixed_point_vjp)[1], v⟩ against central differences"
     for (case, v, fd), expected in zip(_FD_CASES[seed], _TABLE[seed]):
         _, params, X, Y = case
@@ -295,7 +294,8 @@ def train_step_reference(params, X, Y, lr, max_norm=MAX_NORM):
 
 
 def _step_cases(seed):
-    """(problem, lr, max_norm): a step that stays inside the ball and one the projection pulls back."""
+    """(problem, lr, max_norm): steps that stay inside the ball ‖W‖₂ ≤ max_norm and steps the rescaling
+    pulls back; the hidden ones include a W that starts outside (max_norm = 0.5)."""
     probs = _PROBLEMS[seed]
     if seed == VISIBLE_SEED:
         return [(probs[0], 0.1, MAX_NORM), (probs[1], 3.0, MAX_NORM)]
@@ -326,7 +326,7 @@ def _step_variants(params, X, Y, lr, max_norm):
 def check_deq_train_step(deq_train_step, *, hidden=False):
     """Task 6.5: ``deq_train_step(params, X, Y, lr, loss_and_grad, max_norm)`` returns
     (L(params), new params) for one projected gradient-descent step, and leaves params alone."""
-    seed = _seed(hidden)
+    seed = HIDDEN_SEED if hidden else VISIBLE_SEED
     what = "deq_train_step(params, X, Y, lr, loss_and_grad, max_norm)"
     given = Named("loss_and_grad (the course's, passed in)", _reference_loss_and_grad)
     for (label, params, X, Y), lr, max_norm in _step_cases(seed):
