@@ -85,10 +85,17 @@ POLICIES = {
         "Task 5.6": _uses("Task 5.6", "the VJP from JVPs", may_use=("jvp",)),
     },
     "lesson6_implicit_layers": {
-        t: _uses(t, what, may_use=("jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev"),
-                 forbid=("autodiff_ref.implicit.fixed_point", "autodiff_ref.implicit.root"))
-        for t, what in (("Task 6.1", "the implicit derivatives"), ("Task 6.2", "the adjoint solve"),
-                        ("Task 6.3", "the implicit VJP from your adjoint solve"))},
+        **{t: _uses(t, what, may_use=("jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev"),
+                    forbid=("autodiff_ref.implicit.fixed_point", "autodiff_ref.implicit.root"))
+           for t, what in (("Task 6.1", "the implicit derivatives"), ("Task 6.2", "the adjoint solve"),
+                           ("Task 6.3", "the implicit VJP from your adjoint solve"))},
+        # Tasks 6.4 and 6.5 solve the fixed point with the library, but its own implicit rules (the
+        # reverse and the forward one) are taken away: the gradient must come from the VJP passed in.
+        **{t: _uses(t, what, may_use=("jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "fixed_point"),
+                    forbid=("autodiff_ref.implicit._solution_cotangents", "autodiff_ref.implicit._solution_jvp"))
+           for t, what in (("Task 6.4", "the DEQ's gradient, with the fixed_point_vjp passed in,"),
+                           ("Task 6.5", "the training step"))},
+    },
     "lesson7_neural_odes": {
         t: _uses(t, what, may_use=("jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev"))
         for t, what in (("Task 7.1", "the augmented dynamics"), ("Task 7.2", "the adjoint backward pass"))},

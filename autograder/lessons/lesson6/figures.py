@@ -6,7 +6,8 @@ every fixed point as x varies, with slopes dy/dx from the student's IFT;
 :func:`plot_newton_vs_iteration`: Newton's quadratic against iteration's linear convergence;
 :func:`plot_unrolled_vs_implicit`: the derivative of a loose solve;
 :func:`measure_implicit_vs_unrolled` / :func:`plot_implicit_vs_unrolled`: memory and time of
-the implicit gradient against differentiating the unrolled loop.
+the implicit gradient against differentiating the unrolled loop;
+:func:`plot_deq_training`: the training loss of the small DEQ model and its fit, before and after.
 """
 import math
 
@@ -14,7 +15,7 @@ from autodiff_ref import fixed_point as _fixed_point
 from autodiff_ref import grad as _grad
 from autograder.widgets import best_time, one_blas_thread, peak_memory
 
-from .material import deq_layer, fixed_points, iterate, np, slow_deq_problem, tanh_layer
+from .material import deq_layer, deq_predict, fixed_points, iterate, np, slow_deq_problem, tanh_layer
 
 _asarray, _zeros, _tanh = np.asarray, np.zeros, np.tanh
 
@@ -357,4 +358,43 @@ def plot_implicit_vs_unrolled(result, axes=None):
     axes[0].legend(fontsize=8.5, loc="upper left")
     plt.suptitle(f"∂Σz/∂W for z = tanh(Wz + x), n = {result['n']}, W = {result['rho']}·(orthogonal)",
                  fontsize=11.5)
+    return axes
+
+
+# ============================================================================
+# Training the small deep-equilibrium model (Tasks 6.4 and 6.5)
+# ============================================================================
+def plot_deq_training(losses, params_before, params_after, X, Y, norms=None, axes=None):
+    """Left: the training loss against the step (log scale), with ‖W‖₂ on a second axis when
+    `norms` is given. Right: the data and the model's prediction before and after training."""
+    import matplotlib.pyplot as plt
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    ax, ax2 = axes
+    steps = np.arange(len(losses))
+    ax.semilogy(steps, losses, color=BLUE, lw=2, label="training loss (mean squared error)")
+    ax.set_xlabel("gradient-descent step")
+    ax.set_ylabel("loss L")
+    ax.grid(True, which="both", alpha=0.2)
+    handles = ax.get_lines()
+    if norms is not None:
+        twin = ax.twinx()
+        twin.plot(steps, norms, color=ORANGE, lw=1.4, ls="--", label="‖W‖₂ (right axis)")
+        twin.set_ylim(0, 1.05)
+        twin.set_ylabel("spectral norm ‖W‖₂")
+        handles = handles + twin.get_lines()
+    ax.legend(handles=handles, labels=[h.get_label() for h in handles], fontsize=8.5,
+              loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+    ax.set_title("the loss falls", fontsize=10.5)
+    grid = np.linspace(float(np.min(X)) - 0.2, float(np.max(X)) + 0.2, 200)[None, :]
+    ax2.plot(X[0], Y[0], "o", color=GREY, ms=5, label="data")
+    ax2.plot(grid[0], _asarray(deq_predict(params_before, grid, 1e-10))[0], color=ORANGE, lw=1.6, ls="--",
+             label="DEQ before training")
+    ax2.plot(grid[0], _asarray(deq_predict(params_after, grid, 1e-10))[0], color=BLUE, lw=2,
+             label="DEQ after training")
+    ax2.set_xlabel("input x")
+    ax2.set_ylabel("output y")
+    ax2.grid(True, alpha=0.2)
+    ax2.legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+    ax2.set_title("the fit", fontsize=10.5)
     return axes

@@ -124,3 +124,55 @@ def as_output(c):
     """A cotangent as the student returns it: a float for a scalar, else an array."""
     c = _asarray(c, dtype=float)
     return float(c) if c.shape == () else c
+
+
+# ============================================================================
+# Tasks 6.4 and 6.5: a small deep-equilibrium model fitted to a 1-D regression
+# ============================================================================
+#: The spectral norm W is kept at or below during training: tanh is 1-Lipschitz, so
+#: ‖W‖₂ < 1 makes z ↦ tanh(Wz + Ux + b) a contraction (one fixed point, found by iteration).
+MAX_NORM = 0.9
+
+
+def deq_regression(m=24, noise=0.05, seed=0):
+    r"""A seeded 1-D regression: X (1×m) evenly spaced in [−2, 2], Y = 0.8·sin(1.5 X) + noise."""
+    rng = numpy.random.default_rng(seed)
+    X = np.linspace(-2.0, 2.0, m)[None, :]
+    return X, 0.8 * np.sin(1.5 * X) + noise * rng.normal(size=(1, m))
+
+
+def init_deq(n=8, norm=0.5, seed=0):
+    r"""Seeded parameters (W, U, b, c, d) of the model
+    :math:`Z^* = \tanh(WZ^* + UX + b)`, :math:`\hat Y = cZ^* + d`: W (n×n) of spectral
+    norm `norm`, U and b (n×1), c (1×n), d a float."""
+    rng = numpy.random.default_rng(seed)
+    W = scaled_matrix(rng, n, norm)
+    U, b = rng.normal(size=(n, 1)), 0.5 * rng.normal(size=(n, 1))
+    c = rng.normal(size=(1, n)) / math.sqrt(n)
+    return W, U, b, c, float(0.1 * rng.normal())
+
+
+def deq_cell(Z, W, U, b, X):
+    r"""g(Z, W, U, b, X) = tanh(WZ + UX + b): one column of Z per example."""
+    return _tanh(W @ Z + U @ X + b)
+
+
+def deq_equilibrium(params, X, tol=1e-13):
+    """Z* of the model for the inputs X (Newton, or iteration for large batches), differentiable."""
+    W, U, b = params[:3]
+    n, m = np.shape(W)[0], np.shape(X)[1]
+    method = "newton" if n * m <= 256 else "iterate"
+    return _fixed_point(deq_cell, _zeros((n, m)), W, U, b, X, method=method, tol=tol)
+
+
+def deq_predict(params, X, tol=1e-13):
+    """Ŷ = c Z* + d (1×m)."""
+    c, d = params[3:]
+    return c @ deq_equilibrium(params, X, tol) + d
+
+
+def deq_loss(params, X, Y, tol=1e-13):
+    r"""The mean squared error :math:`L = \frac1m\sum_j(\hat Y_j - Y_j)^2`; reverse mode through
+    it meets ``autodiff_ref.fixed_point``, whose derivative is implicit."""
+    r = deq_predict(params, X, tol) - Y
+    return np.sum(r * r) / np.shape(Y)[1]
