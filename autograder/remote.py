@@ -328,17 +328,21 @@ class Channel:
         """Ask the other side to do `op` with `args`; serve its requests meanwhile."""
         rid = next(self._rids)
         self._send(("q", rid, op, self.encode(args)))
-        return self._wait(rid)
+        return self._wait(rid, args)
 
-    def _wait(self, rid):
+    def _wait(self, rid, args=()):
         while True:
             message = self._recv()
             kind = message[0]
             if kind == "q":
                 self._serve(message)
-            elif kind == "a" and len(message) == 3 and message[1] == rid:
+            elif kind == "a" and len(message) in (3, 4) and message[1] == rid:
+                if len(message) == 4:
+                    self._write_back(args, message[3])
                 return self.decode(message[2])
-            elif kind == "e" and len(message) == 4 and message[1] == rid:
+            elif kind == "e" and len(message) in (4, 5) and message[1] == rid:
+                if len(message) == 5:
+                    self._write_back(args, message[4])
                 name, text = message[2], message[3]
                 raise remote_exception(name if type(name) is str else "RemoteError",
                                        text[:MAX_TEXT] if type(text) is str else "")
@@ -374,11 +378,13 @@ class Channel:
         if len(message) != 4 or type(message[1]) is not int or type(message[2]) is not str:
             raise SandboxLost("a malformed request", kind="protocol")
         _, rid, op, payload = message
-        borrowed = ()
+        borrowed, watched = (), ()
         try:
             self._levels_seen = set()
             args = self.decode(payload)
             borrowed = _borrow_levels(self._levels_seen)
+            if op == "call":
+                watched = _watch(args)
             result = self.handle(op, *args)
             reply = ("a", rid, self.encode(result))
         except SandboxLost:
@@ -393,7 +399,22 @@ class Channel:
             reply = ("e", rid, type(err).__name__, text[:MAX_TEXT])
         finally:
             _return_levels(borrowed)
+        changed = _changes(watched)
+        if changed:
+            reply += (self.encode(changed),)
         self._send(reply)
+
+    def _write_back(self, args, payload):
+        """Do to the arguments sent what the call did to its copies (see :func:`_watch`)."""
+        changes = self.decode(payload)
+        # arrays first, along the paths as they were sent; then the lists' new contents
+        for path, value in sorted(changes, key=lambda change: type(change[1]) is list):
+            target = _follow(args, path)
+            if type(target) is np.ndarray and type(value) is np.ndarray:
+                if target.shape == value.shape and target.flags.writeable:
+                    np.copyto(target, value, casting="unsafe")
+            elif type(target) is list and type(value) is list:
+                target[:] = value
 
     def handle(self, op, target=None, *args):
         """Carry out one request on a local object (overridden by the sandbox for its extra ops)."""
@@ -445,6 +466,58 @@ class Channel:
                 raise TypeError(f"{args[0]}.{args[1]} is not a numpy function")
             return fn(*args[2], **args[3])
         raise ValueError(f"unknown request {op!r}")
+
+
+#: How deep :func:`_watch` looks into the arguments of a call (args, then the positional tuple).
+WATCH_DEPTH = 5
+
+
+def _watch(args, path=(), depth=0, out=None):
+    """Snapshots of the numeric arrays and lists among a call's by-value arguments.
+
+    Arguments cross by value, so a function that changes an argument in place changes
+    only its own copy. To keep the meaning of a call in one process (the caller sees
+    ``x -= 1`` or ``params[0] = …``), the answer carries what changed (:func:`_changes`)
+    and the caller does the same to what it sent (:meth:`Channel._write_back`): only
+    data it sent, only in place, and only plain numbers and lists."""
+    out = [] if out is None else out
+    t = type(args)
+    if t is np.ndarray and args.dtype.kind in "biufc":
+        out.append((path, args, args.copy()))
+    elif depth < WATCH_DEPTH and t in (list, tuple):
+        if t is list:
+            out.append((path, args, list(args)))
+        for i, item in enumerate(args):
+            _watch(item, path + (i,), depth + 1, out)
+    elif depth < WATCH_DEPTH and t is dict:
+        for key, item in args.items():
+            if type(key) in (str, int):
+                _watch(item, path + (key,), depth + 1, out)
+    return out
+
+
+def _changes(watched):
+    """``[(path, new value)]`` for the snapshots of :func:`_watch` whose object changed."""
+    changed = []
+    for path, obj, before in watched:
+        if type(obj) is np.ndarray:
+            if obj.shape != before.shape or not np.array_equal(obj, before, equal_nan=obj.dtype.kind in "fc"):
+                changed.append((list(path), obj))
+        elif len(obj) != len(before) or any(a is not b for a, b in zip(obj, before)):
+            changed.append((list(path), obj))
+    return changed
+
+
+def _follow(args, path):
+    """The object at `path` (a list of indices and keys) inside `args`, or None."""
+    for step in path if type(path) is list else ():
+        if type(args) in (list, tuple) and type(step) is int and -len(args) <= step < len(args):
+            args = args[step]
+        elif type(args) is dict and type(step) in (str, int) and step in args:
+            args = args[step]
+        else:
+            return None
+    return args
 
 
 def _borrow_levels(levels):
