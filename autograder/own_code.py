@@ -20,8 +20,9 @@ happened and the reference is used.
 Only definitions are run, statement by statement: imports, ``def``, ``class``, and
 assignments — every assignment of a solution cell (the student's own work), and in
 the given cells only those that call nothing (``Dual.__truediv__ = dual_truediv``),
-so plots, widgets, loops and timing demos are skipped. Output is captured and
-``plt.show`` does nothing while they run.
+so plots, widgets, loops and timing demos are skipped (a given statement that fails
+because it needed a skipped one is passed over; a solution cell that raises is
+reported). Output is captured and ``plt.show`` does nothing while they run.
 
 **Grading.** A lesson's grade depends on that lesson's work only, and the grading
 sandbox cannot read the course folder: there (:data:`GRADING` is set in its
@@ -173,6 +174,8 @@ def _define(source, namespace, index, solution):
         except BaseException as err:
             if isinstance(err, KeyboardInterrupt):
                 raise
+            if not solution:      # a given statement that needed a skipped one: not the student's doing
+                continue
             return (f"{{earlier}} raises in cell {index}, line {stmt.lineno} "
                     f"({_first_line(err)}).{FIX}")
     return None
@@ -236,6 +239,8 @@ def _name_of(obj):
     """'autodiff_ref.Dual', 'numpy.sin': where the student would import it from."""
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
     module = getattr(obj, "__module__", None) or ("numpy" if type(obj).__name__ == "ufunc" else "")
+    if module == "__main__":        # defined in the notebook itself
+        return name
     top = module.split(".")[0]
     if top and getattr(sys.modules.get(top), name, None) is obj:
         module = top
