@@ -70,10 +70,9 @@ def yours(lesson, names, *, tasks, reference, use_yours=True, folder=None):
     """
     single = isinstance(names, str)
     names = (names,) if single else tuple(names)
-    reference = (reference,) if single else tuple(reference)
-    if len(reference) != len(names):
-        raise ValueError(f"yours: {len(names)} names but {len(reference)} reference objects; "
-                         "give one reference object per name")
+    reference = (reference,) if single else reference
+    if not isinstance(reference, tuple) or len(reference) != len(names):
+        raise ValueError(f"yours: {len(names)} names {names}; give a tuple of one reference object per name")
     tasks = tuple(t if str(t).startswith("Task") else f"Task {t}" for t in tasks)
     if not tasks:
         raise ValueError("yours: name the earlier tasks whose checks must pass, e.g. tasks=('1.1', '1.2')")
@@ -96,8 +95,8 @@ def yours(lesson, names, *, tasks, reference, use_yours=True, folder=None):
     loaded = _load(path, tasks)
     missing = [n for n in names if loaded.namespace is not None and n not in loaded.namespace]
     if loaded.problem or missing:
-        return fallback((loaded.problem or f"{{earlier}} does not define {_and(missing)}.")
-                        .format(earlier=f"your {earlier}"))
+        problem = loaded.problem or f"{{earlier}} does not define {_and(missing)}."
+        return fallback(problem.replace("{earlier}", f"your {earlier}"))   # not format: messages hold braces
     print(f"Using your {yours_label} from {earlier} (it passes the checks of {_tasks_label(tasks)}).")
     objects = tuple(loaded.namespace[n] for n in names)
     return objects[0] if single else objects
