@@ -44,9 +44,12 @@ import types
 #: Set (to "1") in the grading sandbox's environment: :func:`yours` then takes the reference.
 GRADING = "AUTODIFF_GRADING"
 
-_cache = {}        # (path, mtime_ns, names, tasks) -> _Loaded
+_cache = {}        # (path, mtime_ns, tasks) -> _Loaded
 _loading = set()   # paths being loaded (a notebook that loads itself gets the reference)
 
+
+#: How long loading an earlier notebook (definitions and checks) may take, in seconds.
+LIMIT_SECONDS = 60
 
 #: What a line about a problem in the student's earlier notebook ends with.
 FIX = " Fix it there and rerun this cell to use yours."
@@ -133,7 +136,7 @@ def _run(path, tasks):
     module.__file__ = path
     namespace = module.__dict__
     checks = {t: [] for t in tasks}
-    with _quiet():
+    with _quiet(), _in_folder(os.path.dirname(path)), _time_limit(LIMIT_SECONDS):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
@@ -171,7 +174,7 @@ def _define(source, namespace, index, solution):
         try:
             exec(compile(ast.Module([stmt], []), f"<cell {index}>", "exec"), namespace)
         except BaseException as err:
-            if isinstance(err, KeyboardInterrupt):
+            if isinstance(err, (KeyboardInterrupt, _TooLong)):
                 raise
             if not solution:      # a given statement that needed a skipped one: not the student's doing
                 continue
@@ -205,6 +208,44 @@ def _without_magics(source):
     return "\n".join("" if _MAGIC.match(line) else line for line in source.split("\n"))
 
 
+class _TooLong(Exception):
+    """Loading took longer than :data:`LIMIT_SECONDS`."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds):
+    """Raise _TooLong after `seconds` (a loop in the earlier notebook must not hang this one).
+    Only where an alarm is free to use: the main thread, no handler of SIGALRM installed."""
+    import signal
+    import threading
+    usable = (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+              and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None))
+    if not usable:
+        yield
+        return
+
+    def stop(signum, frame):
+        raise _TooLong(f"it ran longer than {seconds:g} s: a loop that never ends?")
+    signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _in_folder(folder):
+    """Run in the earlier notebook's folder, as its own kernel would."""
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(here)
+
+
 @contextlib.contextmanager
 def _quiet():
     """Capture output; plt.show does nothing, and figures made meanwhile are closed."""
@@ -229,7 +270,7 @@ def _first_line(err):
     text = str(err).strip()
     line = next((s.strip() for s in text.splitlines() if s.strip()), "")
     line = line.lstrip("✗ ").strip()
-    if isinstance(err, AssertionError) and line:     # a check's own message says it all
+    if isinstance(err, (AssertionError, _TooLong)) and line:     # the message says it all
         return line
     return f"{type(err).__name__}: {line}" if line else type(err).__name__
 

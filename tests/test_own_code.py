@@ -229,6 +229,28 @@ def test_cached_by_modification_time(tmp_path, monkeypatch):
     assert _yours(tmp_path) is not first and len(runs) == 2
 
 
+def test_a_loop_that_never_ends_is_stopped(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(own_code, "LIMIT_SECONDS", 0.5)
+    _lesson(tmp_path, triple_check="while True:\n    pass")
+    assert _yours(tmp_path) is Reference
+    assert "fails Task 9.2's check (it ran longer than 0.5 s: a loop that never ends?)" in capsys.readouterr().out
+    _lesson(tmp_path, cls=GOOD_CLASS + "\nimport itertools\nspin = [x for x in itertools.count()]\n")
+    assert _yours(tmp_path) is Reference
+    assert "could not be loaded (it ran longer than 0.5 s" in capsys.readouterr().out
+    import signal
+    assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_runs_in_the_earlier_notebooks_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _lesson(tmp_path, extra=[_cell("# Task 9.4\n### BEGIN SOLUTION\nimport os\nHERE = os.getcwd()\n"
+                                   "### END SOLUTION", "task94", solution=True),
+                             _cell("# Check Task 9.4: the folder\nassert HERE.endswith('lesson9_things')",
+                                   "test94", test=True)])
+    assert _yours(tmp_path, tasks=("9.4",)) is not Reference
+    assert os.getcwd() == str(tmp_path)
+
+
 def test_errors_while_loading_never_break_the_lesson(tmp_path, monkeypatch, capsys):
     _lesson(tmp_path)
     monkeypatch.setattr(own_code, "_run", lambda *a: 1 / 0)
@@ -356,23 +378,37 @@ def test_lesson2_hint_for_a_jvp_on_the_lesson1_dual():
 # ------------------------------------------------------------------------------------------
 # the grading sandbox sets the marker, and own_code is available there
 # ------------------------------------------------------------------------------------------
+FALLBACKS = {   # what each lesson's given cell falls back to, and a use of it the task's policy must allow
+    ("lesson2_forward_mode", "Task 2.2"): ("from autodiff_ref import Dual as RefDual\nreference = RefDual\n",
+                                           "autodiff_ref.Dual", "print(reference(2.0, 1.0) * 3)",
+                                           "Dual(6.0, 3.0)"),
+    ("lesson4_higher_order", "Task 4.1"): ("from autodiff_ref import jvp\n"
+                                           "def reference(f, x, v):\n    return jvp(f, (x,), (v,))\n",
+                                           "reference", "print(reference(lambda x: x * x, 3.0, 1.0))",
+                                           "(np.float64(9.0), np.float64(6.0))"),
+}
+
+
 @pytest.mark.slow
-def test_the_sandbox_takes_the_reference(tmp_path):
+@pytest.mark.parametrize("lesson, task", list(FALLBACKS))
+def test_the_sandbox_takes_the_reference_and_the_policy_allows_it(tmp_path, lesson, task):
     from autograder.policy import policy_for
     from autograder.sandbox import Sandbox
     from autograder.verdicts import PRELOAD
     _lesson(tmp_path)
     work = tmp_path / "lesson10"
     work.mkdir()
-    policy = policy_for("lesson2_forward_mode", "# Check Task 2.2: jvp")
-    with Sandbox(policy, work, preload=PRELOAD, protected=(str(tmp_path),), allow=()) as box:
+    setup, label, use, used = FALLBACKS[lesson, task]
+    with Sandbox(policy_for(lesson, f"# Check {task}: …"), work, preload=PRELOAD, protected=(str(tmp_path),),
+                 allow=()) as box:
         out, error = box.run_cell(
-            "from autograder import own_code\nfrom autodiff_ref import Dual as RefDual\n"
-            "import os\nprint(os.environ.get(own_code.GRADING))\n"
-            "Thing = own_code.yours('lesson9_things', 'Thing', tasks=('9.1',), reference=RefDual)\n", "cell 1", 60)
+            f"from autograder import own_code\n{setup}import os\nprint(os.environ.get(own_code.GRADING))\n"
+            "Thing = own_code.yours('lesson9_things', 'Thing', tasks=('9.1',), reference=reference)\n"
+            "assert Thing is reference\n" + use, "cell 1", 60)
         assert error is None, error
-        assert out.splitlines() == ["1", "Using the reference autodiff_ref.Dual: graded with the reference Thing "
-                                         "so that this lesson's grade depends on this lesson only."]
+        assert out.splitlines() == ["1", f"Using the reference {label}: graded with the reference Thing "
+                                         "so that this lesson's grade depends on this lesson only.", used]
+        assert not box.violations
 
 
 # ------------------------------------------------------------------------------------------
