@@ -13,7 +13,8 @@ top of the lesson says which::
 and nbgrader put a student's lessons side by side, and a kernel runs in its
 notebook's folder), runs its definitions in a fresh module, runs the earlier
 notebook's visible checks of the named tasks there, and returns the student's objects
-when every one of them passes, else the reference. It prints one line saying which,
+when every one of them passes, else the reference. A load is cached until that notebook,
+or one it loaded in turn, is saved again. It prints one line saying which,
 and why. Nothing that goes wrong while loading breaks the lesson: the line says what
 happened and the reference is used.
 
@@ -44,8 +45,9 @@ import types
 #: Set (to "1") in the grading sandbox's environment: :func:`yours` then takes the reference.
 GRADING = "AUTODIFF_GRADING"
 
-_cache = {}        # (path, mtime_ns, tasks) -> _Loaded
+_cache = {}        # (path, tasks) -> _Loaded, valid while the notebooks it read keep their mtimes
 _loading = set()   # paths being loaded (a notebook that loads itself gets the reference)
+_reading = []      # [(path, mtime_ns)] read by each load in progress, innermost last
 
 
 #: How long loading an earlier notebook (definitions and checks) may take, in seconds.
@@ -60,6 +62,7 @@ class _Loaded:
 
     def __init__(self, namespace=None, problem=None):
         self.namespace, self.problem = namespace, problem
+        self.depends = []        # (path, mtime_ns) of every notebook this load read
 
 
 def yours(lesson, names, *, tasks, reference, use_yours=True, folder=None):
@@ -106,22 +109,36 @@ def yours(lesson, names, *, tasks, reference, use_yours=True, folder=None):
 
 
 def _load(path, tasks):
+    """The cached load of `path`, run again when it or a notebook it loaded has changed."""
     real = os.path.realpath(path)
     try:
-        key = (real, os.stat(real).st_mtime_ns, tasks)
+        mtime = os.stat(real).st_mtime_ns
     except OSError as err:
         return _Loaded(problem=f"{{earlier}} could not be read ({err}).")
-    if key not in _cache:
+    cached = _cache.get((real, tasks))
+    if cached is None or not all(_mtime(p) == m for p, m in cached.depends):
         if real in _loading:
             return _Loaded(problem="{earlier} loads itself.")
         _loading.add(real)
+        _reading.append([(real, mtime)])
         try:
-            _cache[key] = _run(real, tasks)
+            cached = _run(real, tasks)
         except Exception as err:      # whatever goes wrong here must not break the lesson
-            _cache[key] = _Loaded(problem=f"{{earlier}} could not be loaded ({_first_line(err)}).")
+            cached = _Loaded(problem=f"{{earlier}} could not be loaded ({_first_line(err)}).")
         finally:
             _loading.discard(real)
-    return _cache[key]
+            cached.depends = _reading.pop()
+        _cache[(real, tasks)] = cached
+    for depends in _reading:          # the loads this one runs inside depend on it too
+        depends.extend(cached.depends)
+    return cached
+
+
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def _run(path, tasks):

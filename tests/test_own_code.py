@@ -251,6 +251,22 @@ def test_runs_in_the_earlier_notebooks_folder(tmp_path, monkeypatch):
     assert os.getcwd() == str(tmp_path)
 
 
+def test_a_change_in_a_notebook_loaded_in_turn_is_seen(tmp_path, capsys):
+    inner = _lesson(tmp_path, name="lesson8_inner")
+    uses_inner = _cell('from autograder import own_code\n'
+                       'Inner = own_code.yours("lesson8_inner", "Thing", tasks=("9.1",), reference=None)', "inner")
+    _lesson(tmp_path, extra=[uses_inner, _cell("# Check Task 9.5: lesson 8's Thing\nassert Inner is not None",
+                                                "test95", test=True)])
+    assert _yours(tmp_path, tasks=("9.5",)) is not Reference
+    nb = notebooks.read(inner)
+    nb.cells[3].source = "# Check Task 9.1: double\nassert False, 'now failing'"
+    notebooks.write(nb, inner)
+    stat = inner.stat()
+    os.utime(inner, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert _yours(tmp_path, tasks=("9.5",)) is Reference
+    assert "fails Task 9.5's check" in capsys.readouterr().out.splitlines()[-1]
+
+
 def test_errors_while_loading_never_break_the_lesson(tmp_path, monkeypatch, capsys):
     _lesson(tmp_path)
     monkeypatch.setattr(own_code, "_run", lambda *a: 1 / 0)
