@@ -33,13 +33,14 @@ import types
 from typing import NamedTuple
 
 from . import remote
+from .own_code import GRADING
 
 #: Modules a build-it-yourself task may never reach (automatic differentiation libraries).
 AD_LIBRARIES = ("autodiff_ref", "autograd", "torch", "jax", "jaxlib", "tensorflow", "functorch")
 
 
 #: Modules of this package that a student's code may use (given material, no checks).
-MATERIAL = ("autograder.material",)
+MATERIAL = ("autograder.material", "autograder.own_code")
 
 
 class PolicyError(RuntimeError):
@@ -451,6 +452,7 @@ def _spawn(preload, env):
     child_env.update({"MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                       "TMPDIR": tmp, "MPLCONFIGDIR": tmp, "HOME": tmp,
                       "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
+                      GRADING: "1",     # own_code.yours takes the reference: a grade depends on its lesson only
                       "PYTHONPATH": os.pathsep.join([repo] + [p for p in child_env.get("PYTHONPATH", "").split(os.pathsep) if p])})
     proc = subprocess.Popen(
         [sys.executable, "-m", "autograder.sandbox", str(config_r), str(to_child_r), str(from_child_w), *preload],

@@ -1,7 +1,7 @@
 r"""Lesson 2, forward mode: ``from autograder.lessons import lesson2 as checks``.
 
 - :mod:`.checks`: Task 2.1 ``check_g_trace``, ``check_dg_dx2`` (values and
-  tangents of g = x₁x₂ − cos x₂); Task 2.2 ``check_jvp`` (f(Dual(x, v)) =
+  tangents of g = x₁x₂ − cos x₂); Task 2.2 ``check_jvp`` (f(RefDual(x, v)) =
   f(x) + (J v)ε); Task 2.3 ``check_jacfwd`` (column j = J eⱼ); Task 2.4
   ``check_jacfwd_one_pass`` (one sweep, tangent I).
 - :mod:`.figures`: ``jvp_picture``, ``jvp_widget``, ``tangent_cost``, ``plot_cost``.

@@ -213,6 +213,10 @@ def _jvp_reference(f, x, v):
 
 def _jvp_hint(case, expected, got, called_with):
     f, x, v = case
+    own = [a for a in called_with if hasattr(a, "tangent") and not isinstance(a, _Dual)]
+    if own and _ndim(x) and not any(isinstance(a, _Dual) for a in called_with):
+        return ("f was called on a dual that is not the reference RefDual (your lesson-1 Dual?): it holds "
+                "one number, and x here is an array — evaluate f on RefDual(x, v), which holds arrays")
     if isinstance(got, Raised):
         return RAISED
     if hasattr(got, "value") and hasattr(got, "tangent"):
@@ -224,16 +228,16 @@ def _jvp_hint(case, expected, got, called_with):
     if same(value, e_tangent, "recognise") and same(tangent, e_value, "recognise"):
         return "the pair is the wrong way round: return (f(x), J·v), the value first"
     if not any(isinstance(a, _Dual) for a in called_with):
-        return "evaluate f on a dual number: f(Dual(x, v)) — not on plain numbers"
+        return "evaluate f on a dual number: f(RefDual(x, v)) — not on plain numbers"
     if not same(value, e_value):
         return "the first entry should be f(x), the value part of the dual result"
-    wrong_seeds = [(_ones(_shape(x)), "the tangent is J·(1, …, 1): seed the dual with the direction v, Dual(x, v)"),
+    wrong_seeds = [(_ones(_shape(x)), "the tangent is J·(1, …, 1): seed the dual with the direction v, RefDual(x, v)"),
                    (_eye(_len(x))[0], "the tangent is the first column of J: seed the dual with v, not with e₁")] \
-        if _ndim(x) else [(1.0, "the tangent is f′(x)·1: seed the dual with the direction v, Dual(x, v)")]
+        if _ndim(x) else [(1.0, "the tangent is f′(x)·1: seed the dual with the direction v, RefDual(x, v)")]
     for seed, hint in wrong_seeds:
         if same(tangent, _ref_jvp(f.f, (x,), (seed,))[1], "recognise"):
             return hint
-    return "f(Dual(x, v)) = f(x) + (J v) ε: return its value and its tangent"
+    return "f(RefDual(x, v)) = f(x) + (J v) ε: return its value and its tangent"
 
 
 def check_jvp(jvp, *, hidden=False):
@@ -287,7 +291,7 @@ def _jac_hint(case, expected, got):
         return "every column is J·(1, …, 1): seed column j with the unit vector e_j, not with ones"
     j = next((j for j in range(n) if not same(g2[:, j], e2[:, j])), None)
     if j is None:
-        return "column j of the Jacobian is the tangent of f(Dual(x, e_j))"
+        return "column j of the Jacobian is the tangent of f(RefDual(x, e_j))"
     k = next((k for k in range(n) if k != j and same(g2[:, j], e2[:, k], "recognise")), None)
     if k is not None:
         return (f"column {j} is column {k} of J: column j comes from the seed e_j "
@@ -325,7 +329,7 @@ def _one_pass_rule(f, x):
     n = _len(x)
     if counts != [n]:
         return (f"one call of f on a dual carrying all {n} directions (tangent shape ({n}, {n}))", got,
-                "give the dual the identity matrix as its tangent, Dual(x, np.eye(n)): "
+                "give the dual the identity matrix as its tangent, RefDual(x, np.eye(n)): "
                 "each trailing column is one direction, and one evaluation of f pushes all of them")
     return None
 
