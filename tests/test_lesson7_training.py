@@ -294,3 +294,20 @@ def test_policy_of_the_new_tasks():
 
 def test_the_training_helpers_have_one_home():
     assert not hasattr(checks, "train_neural_ode") and not hasattr(checks, "fit_lotka_volterra")
+
+
+def test_the_fit_figures_draw_what_the_student_loop_returns(monkeypatch):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ts, data, clean = checks.lv_data()
+    visited = [np.array([1.2, 0.8, 2.6, 1.2]), np.array([1.3, 0.9, 2.8, 1.1]), np.array([1.4, 1.0, 2.9, 1.05])]
+    ax, ax1, ax2 = checks.plot_fit(ts, data, clean, visited, [0.9, 0.3], 0.05, lr=0.008, momentum=0.7)
+    assert ax.get_title() == "loss: 0.900 → 0.0500" and "1.400, 1.000, 2.900, 1.050" in ax2.get_title()
+    assert len(ax1.get_lines()[0].get_xdata()) == 3           # θ at each step, the fitted θ last
+    plt.close("all")
+    ts, y0, spiral = checks.spiral_data()
+    initial = checks.init_mlp(16, 0)
+    ax, _ = checks.plot_neural_ode(ts, y0, spiral, initial, [p * 1.01 for p in initial], [2.5, 1.0], 0.5)
+    assert ax.get_title() == "training: 2.50 → 0.5000" and list(ax.get_lines()[0].get_ydata()) == [2.5, 1.0, 0.5]
+    plt.close("all")
