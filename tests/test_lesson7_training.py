@@ -311,3 +311,13 @@ def test_the_fit_figures_draw_what_the_student_loop_returns(monkeypatch):
     ax, _ = checks.plot_neural_ode(ts, y0, spiral, initial, [p * 1.01 for p in initial], [2.5, 1.0], 0.5)
     assert ax.get_title() == "training: 2.50 → 0.5000" and list(ax.get_lines()[0].get_ydata()) == [2.5, 1.0, 0.5]
     plt.close("all")
+
+
+def train_rebinding_the_callers_list(loss_and_grad, params, iterations, lr, momentum):
+    new, losses = train_with()(loss_and_grad, params, iterations, lr, momentum)
+    params[:] = new                                  # the caller's list now holds the trained arrays
+    return params, losses
+
+
+def test_rebinding_the_callers_list_is_changing_it_in_place():
+    assert "params[i] = …" in hint_of(checks.check_train, train_rebinding_the_callers_list)

@@ -402,9 +402,9 @@ def check_train(train, *, hidden=False):
         got = call(train, (f, given, iterations, lr, momentum), what=what, inputs=inputs)
         if not all(same_bits(p, q) for p, q in zip(given, params)):
             raise CheckFailure(what + ", the params passed in", inputs=inputs, expected=params, got=given,
-                               hint="your loop changed the caller's arrays in place (`p -= …` or `p += …` on "
-                                    "them): compute new arrays instead, p = p + v, so the starting point "
-                                    "survives the training")
+                               hint="your loop changed the params it was given, in place (`p += v` on their "
+                                    "arrays, or `params[i] = …` on their list): build a new list of new arrays, "
+                                    "[p + v for …], so the caller's starting point survives the training")
         new, losses = _train_structure(got, params, iterations, what, inputs, expected)
         if not all(close(g, e, "rounding") for g, e in zip(new, expected[0])):
             raise CheckFailure(what + ", the trained params", inputs=inputs, expected=expected[0],
