@@ -98,7 +98,12 @@ POLICIES = {
     },
     "lesson7_neural_odes": {
         t: _uses(t, what, may_use=("jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev"))
-        for t, what in (("Task 7.1", "the augmented dynamics"), ("Task 7.2", "the adjoint backward pass"))},
+        for t, what in (("Task 7.1", "the augmented dynamics"), ("Task 7.2", "the adjoint backward pass"),
+                        # the loss and the loop run the student's own adjoint (Tasks 7.1 and 7.2), so they
+                        # may reach what those may; the library's gradient of the whole solve (odeint) stays
+                        # out of reach, and reverse mode through the RK4 steps fails Task 7.3's check
+                        ("Task 7.3", "the loss's gradient by your adjoint method"),
+                        ("Task 7.4", "the training loop"))},
     "lesson8_learning": {
         "Task 1.1": _uses("Task 1.1", "the gradient-descent step", may_use=("grad", "value_and_grad")),
         "Task 1.2": _uses("Task 1.2", "gradient descent", may_use=("grad", "value_and_grad")),

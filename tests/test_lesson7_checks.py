@@ -293,19 +293,35 @@ def test_comparison_claims_hold():
 
 
 def test_fit_and_neural_ode_claims_hold():
+    """Sections 7 and 8, with the reference gradient and loop (the notebook runs the student's)."""
     ts, data, clean = checks.lv_data()
-    fit = checks.fit_lotka_volterra(ts, data, iterations=50, lr=0.008, momentum=0.7)
-    noise = float(np.mean((data - clean) ** 2))
-    assert noise < fit["final"] < 2 * noise and fit["final"] < fit["loss"][0] / 100
-    off = np.abs(fit["theta"] / np.array(checks.LV_TRUE) - 1)
+    y0 = np.array([1.0, 1.0])
+
+    def lv_in_logs(y, t, log_theta):
+        return checks.lotka_volterra(y, t, np.exp(log_theta))
+
+    def lv_loss_and_grad(params):
+        return checks.reference_loss_and_grad(params, lv_in_logs, y0, ts, data[1:], 5)
+
+    def fit(iterations, lr, momentum):
+        params, losses = checks.reference_train(lv_loss_and_grad, [np.log([1.2, 0.8, 2.6, 1.2])], iterations,
+                                                lr, momentum)
+        return np.exp(params[0]), losses, lv_loss_and_grad(params)[0]
+    theta, losses, final = fit(50, 0.008, 0.7)
+    noise = float(np.mean((data[1:] - clean[1:]) ** 2))
+    assert noise < final < 2 * noise and final < losses[0] / 100
+    off = np.abs(theta / np.array(checks.LV_TRUE) - 1)
     assert off.max() < 0.08 and 0.02 < off[2] and 0.02 < off[3]          # c and d a few percent off
     # plain gradient descent (its largest stable step is about 0.013) needs about twice the steps
-    plain_50 = checks.fit_lotka_volterra(ts, data, iterations=50, lr=0.013, momentum=0.0)["final"]
-    plain_100 = checks.fit_lotka_volterra(ts, data, iterations=100, lr=0.013, momentum=0.0)["final"]
-    assert plain_50 > 1.3 * fit["final"] and abs(plain_100 / fit["final"] - 1) < 0.1
+    plain_50, plain_100 = fit(50, 0.013, 0.0)[2], fit(100, 0.013, 0.0)[2]
+    assert plain_50 > 1.3 * final and abs(plain_100 / final - 1) < 0.1
+    assert fit(50, 0.02, 0.0)[2] > 10 * final                              # a larger step does not settle
     ts, y0, spiral = checks.spiral_data()
-    trained = checks.train_neural_ode(ts, y0, spiral, checks.init_mlp(16, 0), steps=150, lr=0.02)
-    assert trained["loss"][0] > 1 and trained["final"] < 0.01
+
+    def spiral_loss_and_grad(params):
+        return checks.reference_loss_and_grad(params, checks.mlp_field, y0, ts, spiral[1:], 2)
+    trained, losses = checks.reference_train(spiral_loss_and_grad, checks.init_mlp(16, 0), 150, 0.05, 0.8)
+    assert losses[0] > 1 and spiral_loss_and_grad(trained)[0] < 0.01
 
 
 # =============================================================================

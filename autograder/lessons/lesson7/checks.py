@@ -46,7 +46,7 @@ NEARLY = 1e-3
 # ============================================================================
 # The oracle: autodiff_ref's adjoint, and a reference with switchable mistakes
 # ============================================================================
-def _library_gradient(f, y0, ts, params, ybars, steps):
+def library_gradient(f, y0, ts, params, ybars, steps):
     """(ȳ₀, θ̄) of L = Σᵢ⟨ȳᵢ, y(tᵢ)⟩ from autodiff_ref.odeint's adjoint (RK4, the same steps)."""
     step = float(ts[1] - ts[0]) / steps
     _, pullback = _vjp(lambda y, *p: _odeint(f, y, ts, *p, method="rk4", step=step), _asarray(y0, float),
@@ -110,11 +110,11 @@ def reference_backward(f, ts, ys, ybars, params, steps, *, jumps="right", forwar
 # ============================================================================
 # Shared helpers of the checks
 # ============================================================================
-def _seed(hidden):
+def seed_for(hidden):
     return HIDDEN_SEED if hidden else VISIBLE_SEED
 
 
-def _close(got, expected, tol):
+def close(got, expected, tol):
     """:func:`~autograder.checks.is_close` with the row's absolute tolerance scaled by max(1, max|expected|)."""
     rtol, atol = TOLERANCES[tol]
     return is_close(got, expected, rtol, atol * max([1.0] + list(_abs(_asarray(expected, dtype=float)).ravel())))
@@ -248,7 +248,7 @@ def _dynamics_hint(f, state, t, params, field, got):
 
 
 def _run_dynamics(adjoint_dynamics, hidden, fields, what_suffix):
-    seed = _seed(hidden)
+    seed = seed_for(hidden)
     for (f, state, t, params), expected in zip(_DYNAMICS_CASES[seed], _DYNAMICS_TABLE[seed]):
         what = f"adjoint_dynamics(f, state, t, params){what_suffix}"
         inputs = dict(f=f, y=state.y, a=state.a, t=t, params=params)
@@ -258,9 +258,9 @@ def _run_dynamics(adjoint_dynamics, hidden, fields, what_suffix):
             index = ("y", "a", "a_params").index(field)
             g, e = got[index], expected[index]
             if field == "a_params":
-                ok = all(_close(gi, ei, "exact") for gi, ei in zip(g, e))
+                ok = all(close(gi, ei, "exact") for gi, ei in zip(g, e))
             else:
-                ok = _close(g, e, "exact")
+                ok = close(g, e, "exact")
             if not ok:
                 raise CheckFailure(what + f", field {field}", inputs=inputs, expected=e, got=g,
                                    hint=_dynamics_hint(f, state, t, params, field, g))
@@ -290,7 +290,7 @@ class _Backward:
         self.ybars, self.steps = _asarray(ybars, dtype=float), steps
         step = float(self.ts[1] - self.ts[0]) / steps
         self.ys = _asarray(_odeint(f, _asarray(y0, float), self.ts, *self.params, method="rk4", step=step))
-        self.expected = _library_gradient(f, y0, self.ts, self.params, self.ybars, steps)
+        self.expected = library_gradient(f, y0, self.ts, self.params, self.ybars, steps)
         self.closed_form = _decay_closed_form(self) if f is DECAY else None
 
     def inputs(self):
@@ -398,15 +398,15 @@ def _check_backward_structure(got, case, what):
 
 
 def _backward_matches(got, expected, tol):
-    return _close(got[0], expected[0], tol) and all(_close(g, e, tol) for g, e in zip(got[1], expected[1]))
+    return close(got[0], expected[0], tol) and all(close(g, e, tol) for g, e in zip(got[1], expected[1]))
 
 
 def _backward_hint(case, got):
     for target, message in _backward_variants(case):
         if _backward_matches(got, target, "exact"):
             return message
-    if not _close(got[0], case.expected[0], "solver") and all(
-            _close(g, e, "solver") for g, e in zip(got[1], case.expected[1])):
+    if not close(got[0], case.expected[0], "solver") and all(
+            close(g, e, "solver") for g, e in zip(got[1], case.expected[1])):
         return ("dL/dθ is right but dL/dy0 is not: at the end, a(t₀) plus the cotangent ȳ₀ at the first "
                 "time is dL/dy0")
     err = max([relative_error(got[0], case.expected[0])] +
@@ -424,7 +424,7 @@ def _run_backward(adjoint_backward, cases, what):
         got = call(adjoint_backward, case.args(), what=what, inputs=case.inputs())
         _check_backward_structure(got, case, what)
         if not _backward_matches(got, case.expected, "solver"):
-            wrong_y0 = not _close(got[0], case.expected[0], "solver")
+            wrong_y0 = not close(got[0], case.expected[0], "solver")
             raise CheckFailure(what + (", dL/dy0" if wrong_y0 else ", dL/dθ"), inputs=case.inputs(),
                                expected=case.expected[0] if wrong_y0 else case.expected[1],
                                got=got[0] if wrong_y0 else tuple(got[1]), hint=_backward_hint(case, got))
@@ -440,14 +440,14 @@ def check_backward_one_interval(adjoint_backward, *, hidden=False):
     """Task 7.2: one interval, the loss at the final time only (no jumps needed), against
     autodiff_ref.odeint's adjoint with the same RK4 steps (and, for exponential decay, against
     the closed form, within the RK4 error)."""
-    seed = _seed(hidden)
+    seed = seed_for(hidden)
     n = _run_backward(adjoint_backward, _ONE_INTERVAL[seed], "adjoint_backward(f, ts, ys, ybars, params, steps)")
     passed("adjoint_backward matches autodiff_ref's adjoint with one observation time", n)
 
 
 def check_backward_observations(adjoint_backward, *, hidden=False):
     """Task 7.2: several observation times (jumps), time-dependent f, against autodiff_ref's adjoint."""
-    seed = _seed(hidden)
+    seed = seed_for(hidden)
     n = _run_backward(adjoint_backward, _OBSERVATIONS[seed], "adjoint_backward(f, ts, ys, ybars, params, steps)")
     passed("adjoint_backward matches autodiff_ref's adjoint with several observation times", n)
 
@@ -487,14 +487,14 @@ _FD_CASES = {seed: _fd_cases(seed, seed == HIDDEN_SEED) for seed in (VISIBLE_SEE
 def check_backward_differences(adjoint_backward, *, hidden=False):
     """Task 7.2: ⟨(ȳ₀, θ̄), v⟩ against a central difference of L = Σ⟨ȳᵢ, y(tᵢ)⟩ along v,
     with y from tight dopri5 solves (an oracle independent of any adjoint)."""
-    seed = _seed(hidden)
+    seed = seed_for(hidden)
     what = "⟨adjoint_backward(...), v⟩ against central differences of tight solves"
     for case, d_y0, d_params, fd in _FD_CASES[seed]:
         got = call(adjoint_backward, case.args(), what=what, inputs=case.inputs())
         _check_backward_structure(got, case, what)
         value = float(np.sum(_asarray(got[0], dtype=float) * d_y0)) + sum(
             float(np.sum(_asarray(g, dtype=float) * d)) for g, d in zip(got[1], d_params))
-        if not _close(value, fd, "numerical"):
+        if not close(value, fd, "numerical"):
             hint = _backward_hint(case, got) if not _backward_matches(got, case.expected, "solver") else \
                 "your pass matches the adjoint but not the differences: report this to your instructor"
             raise CheckFailure(what, inputs=dict(case.inputs(), v_y0=d_y0, v_params=d_params), expected=fd,

@@ -5,8 +5,8 @@ the conserved quantity), :func:`convergence_orders` / :func:`plot_convergence_or
 (Euler O(h), RK4 O(h⁴), dopri5 by tolerance), :func:`adjoint_trajectory` /
 :func:`plot_adjoint_trajectory`, :func:`compare_gradients` / :func:`measure_gradient_memory` /
 :func:`plot_gradient_comparison` (the adjoint against differentiating through the solver and
-central differences), :func:`fit_lotka_volterra` / :func:`plot_fit` and
-:func:`train_neural_ode` / :func:`plot_neural_ode`.
+central differences), :func:`plot_fit` and :func:`plot_neural_ode` (the fits the student's own
+training loop makes, Tasks 7.3 and 7.4).
 """
 import math
 import time
@@ -15,7 +15,6 @@ import numpy
 
 from autodiff_ref import odeint as _odeint
 from autodiff_ref import grad as _grad
-from autodiff_ref import value_and_grad as _value_and_grad
 from autodiff_ref.ode import Adjoint
 from autograder.material import decay, fixed_steps, linear, lotka_volterra, rk4_solve, rk4_step
 from autograder.widgets import one_blas_thread, peak_memory
@@ -353,50 +352,27 @@ def plot_gradient_comparison(result, memory, axes=None):
 
 
 # ---- fitting Lotka–Volterra to noisy data -------------------------------------------------------
-def fit_lotka_volterra(ts, data, start=(1.2, 0.8, 2.6, 1.2), iterations=50, lr=0.008, momentum=0.7, tol=1e-5):
-    r"""Fit θ = (a, b, c, d) by gradient descent with momentum on log θ (so θ stays positive):
-    :math:`v \leftarrow \beta v - \eta\nabla L`, :math:`\log\theta \leftarrow \log\theta + v`. The loss is
-    the mean squared misfit to `data`, its gradient by the adjoint method (dopri5 at rtol = tol).
-    Returns the loss and θ after every iteration."""
-    y0 = _array([1.0, 1.0])
-
-    def loss(log_theta):
-        ys = _odeint(lotka_volterra, y0, ts, np.exp(log_theta), rtol=tol, atol=tol * 1e-2)
-        return np.mean((ys - data) ** 2)
-    value_and_gradient = _value_and_grad(loss)
-    t0 = time.perf_counter()
-    p = np.log(_array(start, dtype=float))
-    velocity = _zeros(4)
-    losses, thetas = [], [np.exp(p)]
-    for _ in range(iterations):
-        value, g = value_and_gradient(p)
-        losses.append(float(value))
-        velocity = momentum * velocity - lr * g
-        p = p + velocity
-        thetas.append(np.exp(p))
-    seconds = time.perf_counter() - t0
-    return dict(loss=losses, thetas=_stack(thetas), theta=np.exp(p), final=float(loss(p)), lr=lr,
-                momentum=momentum, seconds=seconds, start=_array(start, dtype=float))
-
-
-def plot_fit(ts, data, clean, fit, axes=None):
+def plot_fit(ts, data, clean, thetas, losses, final, lr, momentum, axes=None):
+    """The Lotka–Volterra fit: the losses before each step, θ at every step (`thetas`, one row
+    per step and the fitted θ last), and the trajectories of the first and last θ against the data
+    (its first row, at t = 0, is not part of the loss: the start (1, 1) is given)."""
     import matplotlib.pyplot as plt
     if axes is None:
         _, axes = plt.subplots(1, 3, figsize=(15, 4.3), gridspec_kw={"width_ratios": [1, 1, 1.45]})
     ax, ax1, ax2 = axes
-    noise_floor = float(np.mean((data - clean) ** 2))
-    k = np.arange(len(fit["loss"]))
-    ax.semilogy(k, fit["loss"], color=BLUE, lw=2,
-                label=f"gradient descent on log θ, step {fit['lr']:g}, momentum {fit['momentum']:g}")
+    thetas = _asarray(thetas, dtype=float)
+    noise_floor = float(np.mean((data[1:] - clean[1:]) ** 2))
+    k = np.arange(len(losses))
+    ax.semilogy(k, losses, color=BLUE, lw=2, label=f"gradient descent on log θ, step {lr:g}, momentum {momentum:g}")
     ax.axhline(noise_floor, color=GREY, ls="--", lw=1, label=f"noise level, mean (data − truth)² = {noise_floor:.4f}")
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss: mean squared misfit")
-    ax.set_title(f"loss: {fit['loss'][0]:.3f} → {fit['final']:.4f}", fontsize=10.5)
+    ax.set_title(f"loss: {losses[0]:.3f} → {final:.4f}", fontsize=10.5)
     ax.grid(True, which="major", alpha=0.25)
     ax.legend(fontsize=8, loc="upper right")
     colors = [GREEN, ORANGE, VIOLET, GREY]
     for j, name in enumerate("abcd"):
-        ax1.plot(np.arange(len(fit["thetas"])), fit["thetas"][:, j] / LV_TRUE[j], color=colors[j], lw=2,
+        ax1.plot(np.arange(len(thetas)), thetas[:, j] / LV_TRUE[j], color=colors[j], lw=2,
                  label=f"{name} / {LV_TRUE[j]:g}")
     ax1.axhline(1.0, color="black", lw=0.8)
     ax1.set_xlabel("iteration")
@@ -406,8 +382,8 @@ def plot_fit(ts, data, clean, fit, axes=None):
     ax1.legend(fontsize=8.5, ncol=2)
     fine = np.linspace(ts[0], ts[-1], 300)
     y0 = _array([1.0, 1.0])
-    for theta, style, label in ((fit["start"], dict(ls=":", lw=1.6), "initial guess"),
-                                (fit["theta"], dict(ls="-", lw=2.2), "fitted"),
+    for theta, style, label in ((thetas[0], dict(ls=":", lw=1.6), "initial guess"),
+                                (thetas[-1], dict(ls="-", lw=2.2), "fitted"),
                                 (_array(LV_TRUE), dict(ls="--", lw=1.2, alpha=0.8), "truth")):
         ys = _asarray(_odeint(lotka_volterra, y0, fine, _array(theta), rtol=1e-8, atol=1e-10))
         ax2.plot(fine, ys[:, 0], color=BLUE, **style)
@@ -415,7 +391,7 @@ def plot_fit(ts, data, clean, fit, axes=None):
         ax2.plot([], [], color="black", **style, label=label)
     ax2.plot(ts, data[:, 0], "o", color=BLUE, ms=5, label="data: prey")
     ax2.plot(ts, data[:, 1], "o", color=RED, ms=5, label="data: predators")
-    ax2.set_title("fitted θ = (" + ", ".join(f"{v:.3f}" for v in fit["theta"]) + "); true (1.5, 1, 3, 1)",
+    ax2.set_title("fitted θ = (" + ", ".join(f"{v:.3f}" for v in thetas[-1]) + "); true (1.5, 1, 3, 1)",
                   fontsize=10.5)
     ax2.set_xlabel("time t")
     ax2.set_ylabel("population")
@@ -425,50 +401,31 @@ def plot_fit(ts, data, clean, fit, axes=None):
 
 
 # ---- a small neural ODE -------------------------------------------------------------------------
-def train_neural_ode(ts, y0, data, params, steps=150, lr=0.02, rk4_step_size=0.1):
-    """Adam on the mean squared misfit of odeint(mlp_field, RK4); gradients by the adjoint method."""
-    params = [_asarray(p, dtype=float).copy() for p in params]
-
-    def loss(*p):
-        return np.mean((_odeint(mlp_field, y0, ts, *p, method="rk4", step=rk4_step_size) - data) ** 2)
-    value_and_gradient = _value_and_grad(loss, argnums=(0, 1, 2, 3))
-    m = [_zeros(np.shape(p)) for p in params]
-    v = [_zeros(np.shape(p)) for p in params]
-    history = []
-    t0 = time.perf_counter()
-    for k in range(1, steps + 1):
-        value, grads = value_and_gradient(*params)
-        history.append(float(value))
-        for i, g in enumerate(grads):
-            m[i] = 0.9 * m[i] + 0.1 * g
-            v[i] = 0.999 * v[i] + 0.001 * g * g
-            params[i] = params[i] - lr * (m[i] / (1 - 0.9 ** k)) / (np.sqrt(v[i] / (1 - 0.999 ** k)) + 1e-8)
-    return dict(params=params, loss=history, final=float(loss(*params)), seconds=time.perf_counter() - t0)
-
-
-def plot_neural_ode(ts, y0, data, trained, initial, axes=None):
+def plot_neural_ode(ts, y0, data, initial, trained, losses, final, axes=None):
+    """The neural ODE's training: the losses before each step (and `final` after the last), the
+    learned field, and the trajectories of the `initial` and `trained` networks against `data`
+    (the spiral at every time of `ts`, the start included)."""
     import matplotlib.pyplot as plt
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(12.5, 4.8), gridspec_kw={"width_ratios": [1, 1.25]})
     ax, ax2 = axes
-    ax.semilogy(np.arange(1, len(trained["loss"]) + 1), trained["loss"], color=BLUE, lw=2)
-    ax.set_xlabel("Adam step")
+    ax.semilogy(np.arange(len(losses) + 1), list(losses) + [final], color=BLUE, lw=2)
+    ax.set_xlabel("gradient step (momentum)")
     ax.set_ylabel("mean squared misfit")
-    ax.set_title(f"training: {trained['loss'][0]:.2f} → {trained['final']:.4f} "
-                 f"in {trained['seconds']:.1f} s", fontsize=10.5)
+    ax.set_title(f"training: {losses[0]:.2f} → {final:.4f}", fontsize=10.5)
     ax.grid(True, which="major", alpha=0.25)
     lim = 2.6
     g = np.linspace(-lim, lim, 15)
     X, Y = np.meshgrid(g, g)
     pts = _stack([X.ravel(), Y.ravel()])
-    W1, b1, W2, b2 = trained["params"]
+    W1, b1, W2, b2 = trained
     learned = W2 @ _tanh(W1 @ pts + b1[:, None]) + b2[:, None]
     ax2.quiver(X, Y, learned[0].reshape(X.shape), learned[1].reshape(X.shape), color=VIOLET, alpha=0.45,
                width=0.003, label="learned field f(y)")
     fine = np.linspace(ts[0], 2 * ts[-1], 300)
     true = _asarray(_odeint(linear, y0, fine, SPIRAL, rtol=1e-9, atol=1e-11))
     ax2.plot(true[:, 0], true[:, 1], "--", color=GREY, lw=1.4, label="true spiral (to twice the data's time)")
-    for params, color, label in ((initial, ORANGE, "untrained network"), (trained["params"], BLUE, "trained network")):
+    for params, color, label in ((initial, ORANGE, "untrained network"), (trained, BLUE, "trained network")):
         ys = _asarray(_odeint(mlp_field, y0, fine, *params, method="rk4", step=0.05))
         inside = np.all(np.abs(ys) < 2 * lim, axis=1)
         ax2.plot(ys[inside, 0], ys[inside, 1], color=color, lw=2, label=label)
