@@ -9,7 +9,12 @@ summary of every code cell's outputs on its last line, after ``RESULT``.
 Kernel replies are awaited in short slices: a single long wait on the asyncio ZMQ
 socket sometimes misses the wake-up and sits out the whole cell timeout although
 the reply is there (seen after cells that display widgets).
+
+Asked to, the run also audits every figure the notebook shows (see
+:mod:`autograder.figure_audit`): the kernel checks each figure as it is drawn, and after
+each code cell moves the first slider the cell created and reports what it found.
 """
+import ast
 import json
 import sys
 import time
@@ -30,19 +35,44 @@ def sliced(get_msg, step=0.25):
     return get_msg_sliced
 
 
-def run(nb, workdir, *, timeout=120, allow_errors=False):
+_AUDIT = "__import__('autograder.figure_audit').figure_audit"
+
+
+def run(nb, workdir, *, timeout=120, allow_errors=False, figure_problems=None):
     """Execute `nb` (an nbformat notebook, changed in place) with `workdir` as its folder.
 
     Raises ``nbclient.exceptions.CellExecutionError`` naming the failing cell unless
-    `allow_errors`. Returns `nb`."""
+    `allow_errors`. With a list as `figure_problems`, every figure shown (widgets' figures
+    too, before and after one slider move) is audited and each problem is appended to it as
+    ``"cell N: …"``. Returns `nb`."""
     from nbclient import NotebookClient
+    from nbclient.util import ensure_async
 
     class Client(NotebookClient):
         async def async_start_new_kernel_client(self):
             kc = await super().async_start_new_kernel_client()
             for channel in (kc.shell_channel, kc.iopub_channel):
                 channel.get_msg = sliced(channel.get_msg)
+            if figure_problems is not None:
+                await self.evaluate(f"{_AUDIT}.install()")
             return kc
+
+        async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
+            cell = await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+            if figure_problems is not None and cell.cell_type == "code" and cell.source.strip():
+                found = json.loads(await self.evaluate(f"{_AUDIT}.after_cell()"))
+                figure_problems.extend(f"cell {cell_index}: {p}" for p in found)
+            return cell
+
+        async def evaluate(self, expression):
+            """The value of `expression` in the kernel, by a silent request (no cell, no output)."""
+            msg_id = await ensure_async(self.kc.execute("", silent=True, store_history=False,
+                                                        user_expressions={"value": expression}))
+            reply = await self.async_wait_for_reply(msg_id)
+            value = reply["content"]["user_expressions"]["value"]
+            if value["status"] != "ok":
+                raise RuntimeError(f"{expression} failed in the kernel: {value['ename']}: {value['evalue']}")
+            return ast.literal_eval(value["data"]["text/plain"])
 
     Client(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
            resources={"metadata": {"path": str(workdir)}}).execute()

@@ -56,8 +56,10 @@ def plot_tangent_line(x=1.0, function="x·sin(x)", ax=None):
         ax.set_xlim(lo, hi)
         ax.axhline(0, color="0.6", lw=0.8)
         ax.set_xlabel("x")
+        ax.set_ylabel("f(x)")
         ax.set_title(f"f(x₀ + 1ε) = {value:.4f} + {slope:.4f} ε   at x₀ = {x:.2f}")
-        ax.legend(loc="upper left", fontsize=9)
+        # beside the panel: the curve and the tangent fill it, wherever x₀ is
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
         ax.grid(True, alpha=0.3)
     return ax
 

@@ -48,7 +48,10 @@ def jvp_picture(angle=0.0, ax=None):
     right.annotate("", xy=fx + r * jv, xytext=fx, arrowprops=arrow)
     right.plot(*fx, "ko")
     right.set_title(f"output: J v = ({jv[0]:.3f}, {jv[1]:.3f})")
-    right.legend(loc="lower left", fontsize=8)
+    right.set_xlabel("f₁ = r cos θ")
+    right.set_ylabel("f₂ = r sin θ")
+    # below the panel: the ellipse reaches every corner of it
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=2)
     for a in (left, right):
         a.set_aspect("equal")
         a.grid(alpha=0.3)

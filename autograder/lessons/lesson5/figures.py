@@ -154,8 +154,9 @@ def twist(x):
 def plot_linear_map(x1=0.8, x2=0.4, v_angle=30.0, ybar_angle=120.0, f=twist, axes=None):
     """Input space (left) and output space (right) of J = f′(x): circles, ellipses, v, Jv, ȳ, Jᵀȳ."""
     import matplotlib.pyplot as plt
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(11.5, 5.2))
+    own = axes is None
+    if own:
+        _, axes = plt.subplots(1, 2, figsize=(11.5, 5.6))
     ax_in, ax_out = axes
     x = _array([x1, x2])
     J = _stack([_jvp(f, (x,), (e,))[1] for e in _eye(2)], axis=1)
@@ -191,10 +192,15 @@ def plot_linear_map(x1=0.8, x2=0.4, v_angle=30.0, ybar_angle=120.0, f=twist, axe
         ax.axhline(0, color="#dee2e6", lw=0.8, zorder=0)
         ax.axvline(0, color="#dee2e6", lw=0.8, zorder=0)
         ax.set_title(title, fontsize=11)
-        ax.legend(fontsize=8.5, loc="lower left")
+        ax.set_xlabel("first coordinate")
+        ax.set_ylabel("second coordinate")
+        # below the panel: as x moves, the ellipse turns into any corner
+        ax.legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     lhs, rhs = float(ybar @ Jv), float(JTy @ v)
     plt.suptitle(f"⟨ȳ, Jv⟩ = {lhs:+.6f}     ⟨Jᵀȳ, v⟩ = {rhs:+.6f}     "
                  f"singular values {S[0]:.3f}, {S[1]:.3f} (semi-axes of both ellipses)", fontsize=11.5)
+    if own:
+        ax_in.figure.tight_layout()
     return axes
 
 
