@@ -14,8 +14,8 @@
 The lessons show figures in a notebook, so the audit also runs inside the kernel:
 :func:`install` wraps ``FigureCanvasBase.print_figure`` (every figure an inline backend
 shows, in a cell or in a widget's output, is printed to PNG through it) so that each
-figure is audited just before it is drawn (with ``FIGURE_AUDIT_DIR`` set, each figure with
-problems is also saved there as PNG, its problems beside it), and :func:`after_cell` moves
+figure is audited just before it is drawn (with ``FIGURE_AUDIT_DIR`` set, each figure is
+also saved there as PNG, its problems beside it), and :func:`after_cell` moves
 the first slider a cell created by one step (its figure is audited as it redraws) and hands
 over what was found. :func:`autograder.execute.run` calls both when asked to audit.
 """
@@ -325,10 +325,11 @@ def _record(fig):
         where = _figure_name(fig) + _context[0]
         _found.extend(f"{where}: {p}" for p in problems)
         folder = os.environ.get("FIGURE_AUDIT_DIR")
-        if problems and folder:     # to look at what the audit complains about
+        if folder:     # to look at what the audit saw, and check it by eye
             _saved[0] += 1
-            fig.savefig(os.path.join(folder, f"figure{os.getpid()}-{_saved[0]:03d}.png"))
-            with open(os.path.join(folder, f"figure{os.getpid()}-{_saved[0]:03d}.txt"), "w") as fh:
+            stem = os.path.join(folder, f"{os.getpid()}-{_saved[0]:03d}-{'bad' if problems else 'ok'}")
+            fig.savefig(stem + ".png")
+            with open(stem + ".txt", "w") as fh:
                 fh.write(where + "\n" + "\n".join(problems) + "\n")
     finally:
         _busy[0] = False

@@ -220,7 +220,9 @@ def reverse_steps(tr, digits=4):
 # Rendering one step: graph + statement + table
 # ----------------------------------------------------------------------------
 def render_forward(tr, k, ax=None, digits=4):
-    """Draw step k of the tangent sweep on `ax`; return (figure, statement, html table)."""
+    """Draw step k of the tangent sweep on `ax` (by default a new figure sized to the graph, as
+    the widget shows it); return (figure, statement, html table)."""
+    ax = _figure(tr) if ax is None else ax
     steps = forward_steps(tr, digits)
     step = steps[k]
     known = {r.index: f"v̇ = {_fmt(t, digits)}" for r, t in zip(tr, step.column) if t is not None}
@@ -234,7 +236,9 @@ def render_forward(tr, k, ax=None, digits=4):
 
 
 def render_reverse(tr, k, ax=None, digits=4):
-    """Draw step k of the adjoint sweep on `ax`; return (figure, statements, html table)."""
+    """Draw step k of the adjoint sweep on `ax` (by default a new figure sized to the graph, as
+    the widget shows it); return (figure, statements, html table)."""
+    ax = _figure(tr) if ax is None else ax
     steps = reverse_steps(tr, digits)
     step = steps[k]
     n = tr.n_inputs
@@ -294,13 +298,13 @@ def _figure(tr):
 def step_forward(tr, digits=4):
     """A widget stepping through the tangent sweep of the scalar trace `tr`."""
     count = len(forward_steps(tr, digits))
-    return _stepper(count, lambda k: render_forward(tr, k, ax=_figure(tr), digits=digits), "row")
+    return _stepper(count, lambda k: render_forward(tr, k, digits=digits), "row")
 
 
 def step_reverse(tr, digits=4):
     """A widget stepping through the adjoint sweep of the scalar trace `tr`."""
     count = len(reverse_steps(tr, digits))
-    return _stepper(count, lambda k: render_reverse(tr, k, ax=_figure(tr), digits=digits), "step")
+    return _stepper(count, lambda k: render_reverse(tr, k, digits=digits), "step")
 
 
 # ----------------------------------------------------------------------------

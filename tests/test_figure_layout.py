@@ -1,6 +1,15 @@
-"""Lesson figures read without help: every panel with data has both axes labelled (an x label
-may come from the panel it shares x with), titles fit inside the figure, and no legend sits on
-a curve or a point of its own panel."""
+"""Lesson figures read without help (the audit is :func:`autograder.figure_audit.audit`):
+every axis that carries numbers is labelled, titles fit and do not collide, tick labels stay
+on the figure, and no legend covers a curve, a point or a text.
+
+Every figure a lesson notebook shows is audited as the notebook runs
+(tests/test_notebooks.py, with every widget at its first state and after one slider move);
+here the audit itself is tested, on figures made to fail and on good ones, and the widgets of
+lessons 0–5 are swept through states far apart (their extremes), which the one slider move
+of the notebook run does not reach.
+"""
+import math
+
 import numpy as np
 import pytest
 
@@ -8,43 +17,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-
-def audit(fig):
-    """The layout problems of `fig`, as readable lines (empty when there are none)."""
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    page = fig.bbox
-    problems = []
-    panels = [ax for ax in fig.axes if ax.lines or ax.collections or ax.patches or ax.images]
-    for k, ax in enumerate(panels):
-        name = f"panel {k} ({ax.get_title()[:40]!r})"
-        shared = ax.get_shared_x_axes().get_siblings(ax)
-        if not any(a.get_xlabel() for a in shared):
-            problems.append(f"{name}: no x label")
-        if not ax.get_ylabel() and ax.get_label() != "<colorbar>":
-            problems.append(f"{name}: no y label")
-        for title in (ax.title, ax._left_title, ax._right_title):
-            if title.get_text():
-                box = title.get_window_extent(renderer)
-                if box.x0 < page.x0 - 1 or box.x1 > page.x1 + 1:
-                    problems.append(f"{name}: the title {title.get_text()[:40]!r} does not fit")
-        legend = ax.get_legend()
-        if legend is not None:
-            box = legend.get_window_extent(renderer)
-            for line in ax.lines:
-                xy = ax.transData.transform(np.column_stack(line.get_data()).astype(float))
-                if len(xy) > 1 and line.get_linestyle() not in ("None", " ", ""):
-                    # the segments between the points count too: 20 samples along each
-                    s = np.linspace(0, 1, 20)[:, None, None]
-                    xy = (xy[:-1] * (1 - s) + xy[1:] * s).reshape(-1, 2)
-                if np.any((xy[:, 0] > box.x0) & (xy[:, 0] < box.x1) & (xy[:, 1] > box.y0) & (xy[:, 1] < box.y1)):
-                    problems.append(f"{name}: the legend covers {line.get_label()!r}")
-                    break
-    if fig._suptitle is not None:
-        box = fig._suptitle.get_window_extent(renderer)
-        if box.x0 < page.x0 - 1 or box.x1 > page.x1 + 1:
-            problems.append("the figure's title does not fit")
-    return problems
+from autograder.figure_audit import audit  # noqa: E402
 
 
 @pytest.fixture
@@ -56,6 +29,181 @@ def shown(monkeypatch):
     plt.close("all")
 
 
+def labelled(ax, x="x", y="y"):
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    return ax
+
+
+# ----------------------------------------------------------------------------
+# The audit finds what it should
+# ----------------------------------------------------------------------------
+def test_the_audit_sees_a_missing_label_a_long_title_and_a_legend_on_a_line():
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, 1], label="a line")
+    ax.legend(loc="center")
+    ax.set_title("a title far too long to fit in a figure three inches wide, whatever the font")
+    problems = audit(fig)
+    assert any("no x label" in p for p in problems) and any("no y label" in p for p in problems)
+    assert any("does not fit" in p for p in problems) and any("covers 'a line'" in p for p in problems)
+    plt.close(fig)
+
+
+def test_the_audit_sees_a_legend_on_scatter_points_and_on_a_text_box():
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.5))
+    grid = np.linspace(0, 1, 11)
+    left.scatter(*np.meshgrid(grid, grid), s=4, label="points")     # they fill the panel
+    left.legend(loc="upper right")
+    right.plot([0, 1], [0, 0], label="a line at the bottom")
+    right.set_ylim(-0.1, 1)
+    right.text(0.97, 0.95, "a boxed note", transform=right.transAxes, ha="right", va="top",
+               bbox=dict(boxstyle="round", fc="white"))
+    right.legend(loc="upper right")
+    for ax in (left, right):
+        labelled(ax)
+    fig.tight_layout()
+    problems = audit(fig)
+    assert any("panel 0" in p and "covers 'points'" in p for p in problems), problems
+    assert any("panel 1" in p and "covers the text 'a boxed note'" in p for p in problems), problems
+    assert not any("a line at the bottom" in p for p in problems), problems
+    plt.close(fig)
+
+
+def test_the_audit_sees_titles_that_collide():
+    fig, (left, right) = plt.subplots(1, 2, figsize=(6, 3))
+    for ax in (left, right):
+        labelled(ax.plot([0, 1], [0, 1])[0].axes)
+    left.set_title("the left panel's title, long enough to run on")
+    right.set_title("into its neighbour's")
+    fig.suptitle("a figure title", y=0.93)    # pulled down onto the panels' titles
+    problems = audit(fig)
+    assert any("the figure's title 'a figure title' collides with panel 0" in p for p in problems), problems
+    assert any("panel 0" in p and "collides with panel 1" in p for p in problems), problems
+    plt.close(fig)
+
+
+def test_the_audit_sees_tick_labels_and_a_legend_off_the_figure():
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1e6], label="a line")
+    labelled(ax)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.subplots_adjust(left=0.02, right=0.98)       # no room for the y tick labels
+    problems = audit(fig)
+    assert any("the y axis (tick labels or label) runs off the figure" in p for p in problems), problems
+    assert any("the legend runs off the figure" in p for p in problems), problems
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------
+# ... and nothing on good figures
+# ----------------------------------------------------------------------------
+def test_the_audit_passes_good_figures():
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6.5), sharex="col", sharey="row")
+    xs = np.linspace(0, 2 * math.pi, 200)
+    for ax in axes.flat:
+        ax.plot(xs, np.sin(xs), label="sin")
+        ax.scatter(xs[::20], np.cos(xs[::20]), s=8, label="cos, sampled")
+    for ax in axes[1]:
+        ax.set_xlabel("x")                       # the top row shares x with the bottom one
+    for ax in axes[:, 0]:
+        ax.set_ylabel("y")                       # the right column shares y with the left one
+    axes[0, 0].set_title("a panel")
+    axes[0, 1].set_title("another panel")
+    axes[0, 0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=2)   # between the rows
+    axes[1, 1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))              # beside the panel
+    fig.suptitle("a figure of four panels")
+    fig.tight_layout()
+    assert audit(fig) == []
+    plt.close(fig)
+
+    # a matrix names its rows and columns; a drawing without axes needs no labels; a colour
+    # bar with its label
+    fig, (matrix, drawing) = plt.subplots(1, 2, figsize=(8, 3.5))
+    image = matrix.imshow(np.arange(9.0).reshape(3, 3))
+    matrix.set_xticks(range(3), ["v₁", "v₂", "v₃"])
+    matrix.set_yticks(range(3), ["v₁", "v₂", "v₃"])
+    fig.colorbar(image, ax=matrix, label="∂vᵢ/∂vⱼ")
+    drawing.add_patch(plt.Circle((0.5, 0.5), 0.3))
+    drawing.axis("off")
+    fig.tight_layout()
+    assert audit(fig) == []
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------
+# Lessons 0–5: every widget's figure at states far apart
+# ----------------------------------------------------------------------------
+def _trace_forward_steps():
+    from autodiff_ref import trace
+    from autograder import widgets
+    tr = trace(lambda x1, x2: (lambda v4, v2: (v2 + v4) * v4)(x1 / x2 - np.exp(x2), np.sin(x1 / x2)), 1.5, 0.5)
+    return [lambda k=k: widgets.render_forward(tr, k)[0] for k in range(len(widgets.forward_steps(tr)))]
+
+
+def _trace_reverse_steps():
+    from autodiff_ref import trace
+    from autograder import widgets
+    tr = trace(lambda x, y: x * y + np.exp(x * y), 1.0, 2.0)
+    return [lambda k=k: widgets.render_reverse(tr, k)[0] for k in range(len(widgets.reverse_steps(tr)))]
+
+
+def _lesson_states():
+    """(id, draw) for the widget states: each draw returns the figure (or shows it)."""
+    from autograder.lessons.lesson0 import figures as lesson0
+    from autograder.lessons.lesson1 import figures as lesson1
+    from autograder.lessons.lesson2 import figures as lesson2
+    from autograder.lessons.lesson3b import figures as lesson3b
+    from autograder.lessons.lesson4 import figures as lesson4
+    from autograder.lessons.lesson5 import figures as lesson5
+    from autodiff_ref import trace
+    states = []
+    for function in lesson0.CURVE_FUNCTIONS:
+        for log10_h in (-16.0, -8.0, 0.0):
+            states.append((f"lesson0-error-curve-{function}-{log10_h}",
+                           lambda f=function, h=log10_h: lesson0.plot_error_curve(h, f)))
+    for function, (_, (lo, hi)) in lesson1.TANGENT_FUNCTIONS.items():
+        for x in (lo, (lo + hi) / 2, hi):
+            states.append((f"lesson1-tangent-{function}-{x:g}",
+                           lambda f=function, x=x: lesson1.plot_tangent_line(x, f)))
+    for a, k in ((0.01, 1), (2.0, 8), (1000.0, 14)):
+        states.append((f"lesson1-newton-{a:g}-{k}", lambda a=a, k=k: lesson1.plot_newton_sqrt(a, k)))
+    for angle in (0, 90, 180, 270):
+        states.append((f"lesson2-jvp-{angle}", lambda a=angle: lesson2.jvp_picture(math.radians(a))[0].figure))
+    states += [(f"lesson2-tangent-sweep-step{k}", draw) for k, draw in enumerate(_trace_forward_steps())]
+    states += [(f"lesson3-adjoint-sweep-step{k}", draw) for k, draw in enumerate(_trace_reverse_steps())]
+    for _, shape in lesson3b.SHAPES:
+        size = int(np.prod(shape))
+        for entry in sorted({0, size - 1}):
+            states.append((f"lesson3b-broadcast-{shape}-{entry}",
+                           lambda s=shape, e=entry: lesson3b.plot_broadcast(s, e)))
+    for x0, y0, step, iterations in ((-1.2, 1.0, 1e-3, 2000), (2.0, -1.0, 1e-2, 200), (-2.0, 3.0, 1e-4, 10)):
+        states.append((f"lesson4-newton-vs-gd-{x0}-{y0}-{step:g}-{iterations}",
+                       lambda a=(x0, y0, step, iterations): lesson4.plot_newton_vs_gd(*a)[0].figure))
+    tr = trace(lambda x1, x2: (lambda v4, v2: (v2 + v4) * v4)(x1 / x2 - np.exp(x2), np.sin(x1 / x2)), 1.5, 0.5)
+    steps = len(tr) - tr.n_inputs
+    for mode in ("forward", "reverse"):
+        for k in (0, 1, steps // 2, steps):
+            states.append((f"lesson5-extended-{mode}-{k}", lambda k=k, m=mode: lesson5.plot_extended_step(tr, k, m)))
+    for x1, x2, v, ybar in ((0.8, 0.4, 30.0, 120.0), (1.5, 1.5, 0.0, 90.0), (-1.5, 1.5, 225.0, 315.0),
+                            (-1.5, -1.5, 135.0, 45.0), (0.0, 0.0, 270.0, 180.0)):
+        states.append((f"lesson5-linear-map-{x1}-{x2}-{v:g}-{ybar:g}",
+                       lambda a=(x1, x2, v, ybar): lesson5.plot_linear_map(*a)[0].figure))
+    return states
+
+
+STATES = _lesson_states()
+
+
+@pytest.mark.parametrize("draw", [d for _, d in STATES], ids=[name for name, _ in STATES])
+def test_every_widget_figure_of_lessons_0_to_5_reads_clean(draw, shown):
+    fig = draw()
+    fig = shown[-1] if shown else (fig if isinstance(fig, plt.Figure) else plt.gcf())
+    assert audit(fig) == []
+
+
+# ----------------------------------------------------------------------------
+# Figures drawn outside a notebook's cells
+# ----------------------------------------------------------------------------
 def test_the_adjoint_trajectory_has_its_title_and_legends_clear_of_the_curves():
     from autograder.lessons import lesson7 as checks
     ts = np.linspace(0, 3, 7)
@@ -76,14 +224,3 @@ def test_the_training_figure_labels_every_axis(shown):
     run = {"loss": [0.7, 0.5, 0.4], "seconds": [0.01, 0.012, 0.011]}
     checks.plot_training(run, None, params, X, y)
     assert shown and audit(shown[-1]) == []
-
-
-def test_the_audit_sees_what_it_should():
-    fig, ax = plt.subplots(figsize=(3, 2))
-    ax.plot([0, 1], [0, 1], label="a line")
-    ax.legend(loc="center")
-    ax.set_title("a title far too long to fit in a figure three inches wide, whatever the font")
-    problems = audit(fig)
-    assert any("no x label" in p for p in problems) and any("no y label" in p for p in problems)
-    assert any("does not fit" in p for p in problems) and any("covers" in p for p in problems)
-    plt.close(fig)

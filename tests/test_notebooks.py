@@ -1,5 +1,7 @@
 """Every source notebook: stored clean, and executes top to bottom with its
-solutions and hidden tests, every graded cell passing as nbgrader would score it."""
+solutions and hidden tests, every graded cell passing as nbgrader would score it, and
+every figure it shows (widgets' too, before and after one slider move) passing the
+figure audit."""
 import shutil
 
 import nbformat
@@ -52,7 +54,9 @@ def test_source_notebook_executes(path, tmp_path):
     work = tmp_path / path.parent.name
     shutil.copytree(path.parent, work, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
     nb = nbformat.read(str(path), as_version=4)
-    execute.run(nb, work, timeout=60)   # raises CellExecutionError naming the failing cell
+    figure_problems = []    # every figure shown, audited in the kernel as it is drawn
+    # raises CellExecutionError naming the failing cell
+    execute.run(nb, work, timeout=60, figure_problems=figure_problems)
     for cell in nb.cells:
         if notebooks.is_graded(cell):
             stderr = [o for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"]
@@ -61,3 +65,5 @@ def test_source_notebook_executes(path, tmp_path):
             results = [o for o in cell.outputs if o.output_type == "execute_result"]
             assert not results, (f"graded cell {notebooks.grade_id(cell)} ends in a value, which nbgrader "
                                  "reads as a partial score: end it with a statement")
+    assert not figure_problems, ("figures that do not read cleanly (autograder.figure_audit; set "
+                                 "FIGURE_AUDIT_DIR to see them as PNG):\n" + "\n".join(figure_problems))

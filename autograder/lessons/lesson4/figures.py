@@ -99,7 +99,8 @@ def plot_newton_vs_gd(x0=-1.2, y0=1.0, step=1e-3, iterations=2000, axes=None):
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
     from matplotlib.ticker import NullFormatter
-    if axes is None:
+    own = axes is None
+    if own:
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.25, 1]})
     ax, ax2 = axes
     start = _array([x0, y0])
@@ -147,6 +148,8 @@ def plot_newton_vs_gd(x0=-1.2, y0=1.0, step=1e-3, iterations=2000, axes=None):
     ax2.grid(True, which="both", alpha=0.25)
     ax2.legend(fontsize=9)
     ax2.set_ylim(floor / 10, max(1e4, float(max(fg.max(), fn.max())) * 10))
+    if own:     # the legend below the left panel needs its room
+        fig.tight_layout()
     return axes
 
 
