@@ -8,8 +8,13 @@
 - a title (a panel's or the figure's) that does not fit inside the figure, or that
   collides with another title, another panel or another panel's tick labels;
 - tick labels or an axis label running off the figure's edge;
-- a legend running off the figure, or lying on data — a line or the segments between its points, scatter points,
-  line collections, bars — of any panel, or on a text (text boxes, titles, tick labels).
+- a legend running off the figure, or lying on data of any panel — a line (the segments
+  between its points too), scatter points, line collections, bars; filled areas, images and
+  arrow fields are backgrounds — or on a text (text boxes, annotations, titles, tick labels).
+
+"The figure" is its canvas, as ``savefig`` writes it: the inline backend crops its PNGs
+to what is drawn, so a label off the canvas still shows in the notebook but is cut off
+when the figure is saved, and a figure that needs the crop is laid out badly anyway.
 
 The lessons show figures in a notebook, so the audit also runs inside the kernel:
 :func:`install` wraps ``FigureCanvasBase.print_figure`` (every figure an inline backend
@@ -34,9 +39,10 @@ _SAMPLES = np.linspace(0, 1, 20)[:, None, None]   # points along each segment of
 # ----------------------------------------------------------------------------
 # Boxes
 # ----------------------------------------------------------------------------
-def _outside(box, page):
-    return (box.x0 < page.x0 - _SLACK or box.x1 > page.x1 + _SLACK or
-            box.y0 < page.y0 - _SLACK or box.y1 > page.y1 + _SLACK)
+def _outside(box, page, margin=0.5):
+    """Whether `box` runs off `page`, or touches its edge (antialiasing eats the last pixel)."""
+    return (box.x0 < page.x0 + margin or box.x1 > page.x1 - margin or
+            box.y0 < page.y0 + margin or box.y1 > page.y1 - margin)
 
 
 def _overlap(a, b):
@@ -108,12 +114,9 @@ def _data(ax):
             xy = _collection_points(collection)
             if xy is not None:
                 found.append((collection.get_label(), xy))
-    clip = ax.bbox
-    return [(label, xy[_inside(xy, clip) | _on_edge(xy, clip)]) for label, xy in found]
-
-
-def _on_edge(xy, box):
-    return ((xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1) & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1))
+    clip = ax.bbox      # what lies outside the panel is not drawn
+    return [(label, xy[(xy[:, 0] >= clip.x0) & (xy[:, 0] <= clip.x1) & (xy[:, 1] >= clip.y0) &
+                       (xy[:, 1] <= clip.y1)]) for label, xy in found]
 
 
 def _bars(ax, renderer):
@@ -123,11 +126,6 @@ def _bars(ax, renderer):
             for patch in container.patches:
                 if patch.get_visible():
                     yield container.get_label(), patch.get_window_extent(renderer)
-
-
-def _label(artist):
-    label = artist.get_label() if hasattr(artist, "get_label") else ""
-    return "" if not label or label.startswith("_") else label
 
 
 # ----------------------------------------------------------------------------
@@ -295,22 +293,17 @@ def audit(fig):
 # ----------------------------------------------------------------------------
 # Inside a notebook's kernel
 # ----------------------------------------------------------------------------
-_found = []          # problems since the last after_cell()
-_seen_widgets = set()
-_context = [""]
-
-
-_busy = [False]
+_found = []             # problems since the last after_cell()
+_seen_widgets = set()   # the widgets whose slider was moved already (or never will be)
+_context = [""]         # what is being done while a figure is drawn ("after moving …")
+_busy = [False]         # auditing (saving a figure prints it again: no second audit)
+_saved = [0]            # figures saved to FIGURE_AUDIT_DIR
 
 
 def _figure_name(fig):
     if fig._suptitle is not None and fig._suptitle.get_text():
         return f"the figure {_short(fig._suptitle.get_text())}"
-    if len(_panels(fig)) > 1:
-        titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-        if titles:
-            return f"the figure with {_short(titles[0])}"
-    return "a figure"     # its one panel names itself
+    return "a figure"     # its panels name themselves by their titles
 
 
 def _record(fig):
@@ -333,9 +326,6 @@ def _record(fig):
                 fh.write(where + "\n" + "\n".join(problems) + "\n")
     finally:
         _busy[0] = False
-
-
-_saved = [0]
 
 
 def install():

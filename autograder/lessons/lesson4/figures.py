@@ -48,7 +48,7 @@ def plot_hvp_cost(cost, ax=None):
     """Log-log plot of the times measured by :func:`measure_hvp_cost`."""
     import matplotlib.pyplot as plt
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4.2))
+        _, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
     n = _asarray(cost["n"], dtype=float)
     styles = (("hessian", "full Hessian  (jacfwd of grad)", "#c92a2a", "s"),
               ("hvp", "one HVP  (jvp of grad)", "#1971c2", "o"),

@@ -154,9 +154,8 @@ def twist(x):
 def plot_linear_map(x1=0.8, x2=0.4, v_angle=30.0, ybar_angle=120.0, f=twist, axes=None):
     """Input space (left) and output space (right) of J = f′(x): circles, ellipses, v, Jv, ȳ, Jᵀȳ."""
     import matplotlib.pyplot as plt
-    own = axes is None
-    if own:
-        _, axes = plt.subplots(1, 2, figsize=(11.5, 5.6))
+    if axes is None:   # laid out with the legends below the panels
+        _, axes = plt.subplots(1, 2, figsize=(11.5, 5.6), layout="constrained")
     ax_in, ax_out = axes
     x = _array([x1, x2])
     J = _stack([_jvp(f, (x,), (e,))[1] for e in _eye(2)], axis=1)
@@ -199,8 +198,6 @@ def plot_linear_map(x1=0.8, x2=0.4, v_angle=30.0, ybar_angle=120.0, f=twist, axe
     lhs, rhs = float(ybar @ Jv), float(JTy @ v)
     plt.suptitle(f"⟨ȳ, Jv⟩ = {lhs:+.6f}     ⟨Jᵀȳ, v⟩ = {rhs:+.6f}     "
                  f"singular values {S[0]:.3f}, {S[1]:.3f} (semi-axes of both ellipses)", fontsize=11.5)
-    if own:
-        ax_in.figure.tight_layout()
     return axes
 
 
