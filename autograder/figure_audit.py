@@ -26,6 +26,7 @@ over what was found. :func:`autograder.execute.run` calls both when asked to aud
 """
 import json
 import os
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -276,6 +277,13 @@ def audit(fig):
     The figure is laid out as it would be drawn (tight or constrained layout applied)
     without rendering pixels; "the figure" is its canvas, as ``savefig`` without
     ``bbox_inches`` would write it."""
+    # quietly: a curve that blew up (inf, nan) must not make the audit warn into a cell's output
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return _audit(fig)
+
+
+def _audit(fig):
     fig.draw_without_rendering()
     renderer = fig._get_renderer()
     page = fig.bbox
