@@ -4,9 +4,10 @@ on the figure, and no legend covers a curve, a point or a text.
 
 Every figure a lesson notebook shows is audited as the notebook runs
 (tests/test_notebooks.py, with every widget at its first state and after one slider move);
-here the audit itself is tested, on figures made to fail and on good ones, and the widgets of
-lessons 0–5 are swept through states far apart (their extremes), which the one slider move
-of the notebook run does not reach.
+here the audit itself is tested, on figures made to fail and on good ones, so is its hook in a
+kernel (each figure printed is audited; a new widget's slider is moved once), and the widgets
+of lessons 0–5 are swept through states far apart (their extremes), which the one slider
+move of the notebook run does not reach.
 """
 import math
 
@@ -128,6 +129,66 @@ def test_the_audit_passes_good_figures():
     fig.tight_layout()
     assert audit(fig) == []
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------
+# Inside a kernel: every figure printed is audited, a new widget's slider is moved
+# ----------------------------------------------------------------------------
+def test_the_kernel_hook_audits_printed_figures_and_moves_a_new_slider(monkeypatch):
+    import io
+    import json
+
+    widgets = pytest.importorskip("ipywidgets")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from autograder import figure_audit
+    monkeypatch.setattr(FigureCanvasBase, "print_figure", FigureCanvasBase.print_figure)  # restored after
+    monkeypatch.setattr(figure_audit, "_found", [])
+    monkeypatch.setattr(figure_audit, "_seen_widgets", set())
+    monkeypatch.delenv("FIGURE_AUDIT_DIR", raising=False)
+    figure_audit.install()
+    figure_audit.install()      # once is enough: a second call changes nothing
+
+    def draw(k):
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.plot([0, 1], [0, k])
+        ax.set_ylabel("y")
+        fig.tight_layout()
+        fig.savefig(io.BytesIO(), format="png")    # what the inline backend does to show it
+        plt.close(fig)
+
+    draw(0)
+    found = json.loads(figure_audit.after_cell())
+    assert found == ["a figure: panel 0: no x label"]
+
+    slider = widgets.IntSlider(value=0, min=0, max=3, description="k")
+    slider.observe(lambda change: draw(change["new"]), names="value")
+    found = json.loads(figure_audit.after_cell())
+    assert slider.value == 1
+    assert found == ["a figure (after moving the slider 'k' by one step): panel 0: no x label"]
+    assert json.loads(figure_audit.after_cell()) == []      # handed over once; the slider moves once
+
+
+@pytest.mark.slow
+def test_a_notebook_run_reports_the_figures_of_its_cells_and_widgets(tmp_path):
+    import nbformat
+
+    from autograder import execute
+    cells = ["%matplotlib inline\nimport matplotlib.pyplot as plt\nimport ipywidgets as widgets",
+             "fig, ax = plt.subplots(figsize=(4, 3))\nax.plot([0, 1], [0, 1])\nax.set_xlabel('x')\n"
+             "ax.set_ylabel('y')\nfig.tight_layout()\nplt.show()",
+             "def draw(k=0):\n    fig, ax = plt.subplots(figsize=(4, 3))\n"
+             "    ax.plot([0, 1], [0, k], label='a line')\n    ax.legend(loc='center' if k else 'upper left')\n"
+             "    ax.set_xlabel('x')\n    ax.set_ylabel('y')\n    fig.tight_layout()\n    plt.show()\n"
+             "widgets.interact(draw, k=widgets.IntSlider(value=0, min=0, max=2, description='k'));"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    problems = []
+    execute.run(nb, tmp_path, timeout=60, figure_problems=problems)
+    # the first figures read cleanly; moving the slider puts the legend on the line
+    assert problems == ["cell 2: a figure (after moving the slider 'k' by one step): "
+                        "panel 0: the legend covers 'a line'"]
+    assert not any(o.get("name") == "stderr" for c in nb.cells for o in c.outputs)
 
 
 # ----------------------------------------------------------------------------
