@@ -52,7 +52,8 @@ def plot_cobweb(theta=0.5, x=0.3, y0=0.0, iterations=30, axes=None):
     Right: the step |y_{k+1} − y_k| against k, with the rate |g′(y*)|^k predicted by the slope."""
     import matplotlib.pyplot as plt
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(12, 5.6), gridspec_kw={"width_ratios": [1, 1.15]})
+        _, axes = plt.subplots(1, 2, figsize=(12, 5.6), gridspec_kw={"width_ratios": [1, 1.15]},
+                               layout="constrained")
     ax, ax2 = axes
     ys = iterate(theta, x, y0, iterations)
     points = fixed_points(theta, x)
@@ -127,7 +128,7 @@ def plot_cobweb(theta=0.5, x=0.3, y0=0.0, iterations=30, axes=None):
     else:
         ax2.set_title(f"linear convergence: each step ≈ {rate:.3f} × the one before", fontsize=10.5)
     ax2.grid(True, which="major", alpha=0.25)
-    ax2.legend(fontsize=9, loc="upper right")
+    ax2.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
     return axes
 
 
@@ -138,7 +139,6 @@ def cobweb_widget():
 
     def draw(theta, x, y0, iterations):
         plot_cobweb(theta, x, y0, iterations)
-        plt.tight_layout()
         plt.show()
 
     common = dict(continuous_update=False, style={"description_width": "initial"})
@@ -155,7 +155,7 @@ def plot_branches(ift_derivatives, theta=2.0, xs=(-1.2, -0.75, -0.3, 0.0, 0.3, 0
     short tangents of slope dy/dx from ``ift_derivatives(theta, x, y)`` at the points of `xs`."""
     import matplotlib.pyplot as plt
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.6, 4.6))
+        _, ax = plt.subplots(figsize=(7.6, 4.6), layout="constrained")
     y = np.linspace(-0.995, 0.995, 2001)
     x_of_y = np.arctanh(y) - theta * y
     slope_g = theta * (1 - y * y)                # g′(y*) along the curve
@@ -188,7 +188,7 @@ def plot_branches(ift_derivatives, theta=2.0, xs=(-1.2, -0.75, -0.3, 0.0, 0.3, 0
     ax.set_ylabel("fixed point y*")
     ax.set_title(f"the fixed points of y = tanh({theta:g}·y + x) as x varies", fontsize=10.5)
     ax.grid(alpha=0.25)
-    ax.legend(fontsize=8.5, loc="center right")
+    ax.legend(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return ax
 
 

@@ -74,7 +74,7 @@ def plot_convergence_orders(result, axes=None):
     ax.set_ylabel("error at T = 2")
     ax.set_title("dy/dt = −y: the error shrinks like h¹ (Euler) and h⁴ (RK4)", fontsize=10.5)
     ax.grid(True, which="major", alpha=0.25)
-    ax.legend(fontsize=9, loc="lower right")
+    ax.legend(fontsize=9, loc="lower right", bbox_to_anchor=(1.0, 0.06))
     lv = result["lv"]
     for key, color, marker, label in (("euler", ORANGE, "o", "Euler"), ("rk4", BLUE, "s", "RK4"),
                                       ("dopri5", GREEN, "^", "dopri5 (adaptive; tolerances 1e-3 … 1e-12)")):
@@ -84,7 +84,7 @@ def plot_convergence_orders(result, axes=None):
     ax2.set_ylabel("error at t = 4 (max over x, y)")
     ax2.set_title("Lotka–Volterra: accuracy for the work", fontsize=10.5)
     ax2.grid(True, which="major", alpha=0.25)
-    ax2.legend(fontsize=9, loc="upper right")
+    ax2.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3)
     return axes
 
 
@@ -369,7 +369,7 @@ def plot_fit(ts, data, clean, thetas, losses, final, lr, momentum, axes=None):
     ax.set_ylabel("loss: mean squared misfit")
     ax.set_title(f"loss: {losses[0]:.3f} → {final:.4f}", fontsize=10.5)
     ax.grid(True, which="major", alpha=0.25)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15))
     colors = [GREEN, ORANGE, VIOLET, GREY]
     for j, name in enumerate("abcd"):
         ax1.plot(np.arange(len(thetas)), thetas[:, j] / LV_TRUE[j], color=colors[j], lw=2,
@@ -434,6 +434,8 @@ def plot_neural_ode(ts, y0, data, initial, trained, losses, final, axes=None):
     ax2.set_ylim(-lim, lim)
     ax2.set_aspect("equal")
     ax2.set_title("phase plane: the neural ODE's field and trajectory", fontsize=10.5)
+    ax2.set_xlabel("y₁")
+    ax2.set_ylabel("y₂")
     ax2.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return axes
 
