@@ -69,14 +69,17 @@ def yours(lesson, names, *, tasks, reference, use_yours=True, folder=None):
     """The student's `names` from the earlier notebook `lesson`, if its checks of `tasks` pass; else `reference`.
 
     `names` is one name (then one object is returned) or a tuple of names (then a
-    tuple, in the same order); `reference` has the same form. `tasks` are the earlier
+    tuple, in the same order); `reference` has the same form, or is None when the lesson
+    has no drop-in replacement and does something else instead (then None stands for
+    each name, and the line says why yours is not used). `tasks` are the earlier
     notebook's task labels ("1.1" or "Task 1.1") whose visible checks must pass.
     `folder` is where the lesson folders are (default: the parent of the current
     folder). Prints one line saying which objects are used and why.
     """
     single = isinstance(names, str)
     names = (names,) if single else tuple(names)
-    reference = (reference,) if single else reference
+    instead = reference is None           # no drop-in reference: the lesson uses something else
+    reference = (None,) * len(names) if instead else (reference,) if single else reference
     if not isinstance(reference, tuple) or len(reference) != len(names):
         raise ValueError(f"yours: {len(names)} names {names}; give a tuple of one reference object per name")
     tasks = tuple(t if str(t).startswith("Task") else f"Task {t}" for t in tasks)
@@ -86,12 +89,12 @@ def yours(lesson, names, *, tasks, reference, use_yours=True, folder=None):
     earlier = _lesson_label(lesson)
 
     def fallback(why):
-        print(f"Using the reference {ref_label}: {why}")
+        print(f"Not using your {yours_label}: {why}" if instead else f"Using the reference {ref_label}: {why}")
         return reference[0] if single else reference
 
     if os.environ.get(GRADING):
-        return fallback(f"graded with the reference {yours_label} so that this lesson's grade "
-                        "depends on this lesson only.")
+        return fallback(f"graded with the reference {'instead' if instead else yours_label} so that this "
+                        "lesson's grade depends on this lesson only.")
     if not use_yours:
         return fallback("you chose it with use_yours=False.")
     base = folder if folder is not None else os.pardir
@@ -207,9 +210,22 @@ def _is_definition(stmt, solution):
     if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
         if solution or stmt.value is None:
             return True
-        calls = [n for n in ast.walk(stmt.value) if isinstance(n, ast.Call)]
-        return all(_is_own_code_call(c) for c in calls)
+        return all(_is_own_code_call(c) for c in _calls(stmt.value))
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and _is_own_code_call(stmt.value)
+
+
+def _calls(node):
+    """The calls an expression makes when it is evaluated (not those inside a lambda's body,
+    which run only when the lambda is called: a table of ``lambda x: np.reshape(x, s)``)."""
+    todo = [node]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Call):
+            yield node
+        if isinstance(node, ast.Lambda):
+            todo.extend(node.args.defaults + [d for d in node.args.kw_defaults if d is not None])
+        else:
+            todo.extend(ast.iter_child_nodes(node))
 
 
 def _is_own_code_call(call):

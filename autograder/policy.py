@@ -115,6 +115,7 @@ POLICIES = {
         "Task 3.1": Policy("Task 3.1", "back-propagation through time by hand"),
         "Task 3.2": Policy("Task 3.2", "dL/dW by hand"),
         "Task 3.3": Policy("Task 3.3", "truncated back-propagation through time by hand"),
+        "Task 4.0": _uses("Task 4.0", "the VJP of logaddexp"),
         "Task 4.1": _uses("Task 4.1", "the MLP's forward pass"),
         "Task 4.2": _uses("Task 4.2", "the training step", may_use=("grad", "value_and_grad")),
         "Task 4.3": _uses("Task 4.3", "the training epoch", may_use=("grad", "value_and_grad")),

@@ -8,7 +8,8 @@ The notebook imports this package before any student code runs. Where to look:
   forward mode and by hand), and the failure reports all checks share;
 - :mod:`.checks_optimisers`: Part 1's optimisers with a state (momentum, Adam);
 - :mod:`.checks_networks`: Parts 3–4 (back-propagation through time, truncated or not, the MLP's
-  forward pass, a training step and an epoch), with their reverse-mode oracles;
+  VJP of logaddexp that extends the student's lesson-3b engine, the MLP's forward pass, a
+  training step and an epoch), with their reverse-mode oracles;
 - :mod:`.figures`: the plots and widgets; :mod:`.timing`: CPU timing on one BLAS
   thread and the PyTorch comparison (PyTorch is optional).
 """
@@ -17,7 +18,9 @@ from .checks import (check_bce, check_bce_differentiable, check_bce_hidden, chec
                      check_gd_step_hidden, check_gradient_descent, check_gradient_descent_hidden,
                      check_logistic_gradient, check_logistic_gradient_hidden)
 from .checks_networks import (check_bptt_state_grads, check_bptt_state_grads_hidden, check_bptt_together,
-                              check_bptt_weight_grad, check_bptt_weight_grad_hidden, check_mlp_logits,
+                              check_bptt_weight_grad, check_bptt_weight_grad_hidden, check_logaddexp_vjp,
+                              check_logaddexp_vjp_hidden, engine_rule, logaddexp_vjp_reference,
+                              unbroadcast_reference, check_mlp_logits,
                               check_mlp_logits_hidden, check_train_epoch, check_train_epoch_hidden,
                               check_train_step, check_train_step_hidden, check_truncated_weight_grad,
                               check_truncated_weight_grad_hidden, state_grads_oracle, train_epoch_reference,

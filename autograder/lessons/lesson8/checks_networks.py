@@ -10,10 +10,15 @@ window off by one, the output layer squashed, the learning rate applied twice.
 The epoch check hands the student's ``train_epoch`` the reference training step,
 so it judges the epoch alone.
 """
-from autodiff_ref import grad, value_and_grad
+import contextlib
+import io
+from typing import NamedTuple
+
+from autodiff_ref import grad, value_and_grad, vjp
 from autograder.checks import Named, as_floats, passed, same, show
 
 from ..earlier import blamed
+from ..lesson3b.checks import oracle_unbroadcast
 from autograder.checks import CheckFailure
 
 from .checks import (compare, factor_hint, failure, first_match, run_cases, run_student, scale_of,
@@ -283,6 +288,121 @@ def check_truncated_weight_grad_hidden(truncated_weight_grad, *, bptt_state_grad
     r = rnn_problem(n=2, T=1, seed=55)
     _run_truncated(truncated_weight_grad, [(p, 7), (p, 19), (q, 9), (q, 2), (r, 1), (r, 3)],
                    "truncated_weight_grad on other windows", _bptt_earlier(bptt_state_grads, bptt_weight_grad))
+
+
+# ============================================================================
+# Task 4.0: the VJP of logaddexp, x̄ = ḡ σ(x − y), ȳ = ḡ σ(y − x), each summed back to its shape
+# ============================================================================
+#: What Task 4.0's rule may call for unbroadcast when the student's lesson-3b one is not used.
+unbroadcast_reference = Named("unbroadcast (the lesson's reference)", oracle_unbroadcast)
+
+
+def logaddexp_vjp_reference(g, x, y):
+    """(x̄, ȳ) of ``np.logaddexp(x, y)`` for the cotangent g, by autodiff_ref's reverse mode."""
+    _, pullback = vjp(np.logaddexp, np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return tuple(np.asarray(c, dtype=float) for c in pullback(np.asarray(g, dtype=float)))
+
+
+def _projection_by_differences(g, x, y, dx, dy, h=1e-6):
+    """⟨ḡ, d/dε logaddexp(x + ε dx, y + ε dy)⟩ at ε = 0 by a central difference: a second oracle."""
+    f = lambda eps: np.sum(g * np.logaddexp(x + eps * dx, y + eps * dy))
+    return (f(h) - f(-h)) / (2 * h)
+
+
+class LogaddexpCase(NamedTuple):
+    x: np.ndarray
+    y: np.ndarray
+    g: np.ndarray
+
+
+_LOGADDEXP_SHAPES = [((), (5,), 3.0), ((3,), (3,), 3.0), ((2, 3), (3,), 3.0), ((2, 1), (1, 3), 3.0)]
+_LOGADDEXP_SHAPES_HIDDEN = [((4,), (), 3.0), ((3, 1), (3, 4), 3.0), ((1,), (2, 3), 3.0), ((6,), (6,), 700.0)]
+
+
+def _logaddexp_cases(shapes, seed):
+    rng = np.random.default_rng(seed)
+    cases = []
+    for x_shape, y_shape, scale in shapes:
+        x, y = rng.uniform(-scale, scale, size=x_shape), rng.uniform(-scale, scale, size=y_shape)
+        g = rng.uniform(0.5, 2.0, size=np.broadcast_shapes(x_shape, y_shape))
+        cases.append(LogaddexpCase(x, y, g))
+    return cases
+
+
+def _logaddexp_hint(case, expected, got):
+    x, y, g = case
+    if not (isinstance(got, tuple) and len(got) == 2):
+        return "return a pair (x̄, ȳ): one cotangent per argument of logaddexp, even when one is a constant"
+    for k, (arg, c) in enumerate(zip((x, y), got)):
+        c = as_floats(c)
+        if c is not None and c.shape == g.shape != np.shape(arg):
+            return (f"{'x̄' if k == 0 else 'ȳ'} has the output's shape {g.shape}, not its argument's "
+                    f"{np.shape(arg)}: broadcasting copied that argument, so sum the cotangent back with "
+                    f"unbroadcast(…, np.shape({'x' if k == 0 else 'y'}))")
+        if c is not None and not np.all(np.isfinite(c)):
+            return ("a cotangent is inf or nan: e^x / (e^x + e^y) overflows for large x; write σ(x − y) "
+                    "as np.exp(x − np.logaddexp(x, y)), whose exponent is never positive")
+    def both(sx, sy):
+        return (oracle_unbroadcast(g * sx, np.shape(x)), oracle_unbroadcast(g * sy, np.shape(y)))
+    sigma_xy, sigma_yx = sigmoid(x - y), sigmoid(y - x)
+    variants = [
+        (both(sigma_yx, sigma_xy), "x̄ and ȳ are swapped: ∂/∂x log(e^x + e^y) = e^x / (e^x + e^y) = σ(x − y), "
+                                   "so x̄ = ḡ·σ(x − y) and ȳ = ḡ·σ(y − x)"),
+        (both(sigmoid(x) + 0 * y, sigmoid(y) + 0 * x),
+         "σ(x) is the derivative of logaddexp(0, x) only: with two arguments it is σ(x − y) (and σ(y − x) for y)"),
+        ((oracle_unbroadcast(sigma_xy + 0 * g, np.shape(x)), oracle_unbroadcast(sigma_yx + 0 * g, np.shape(y))),
+         "the cotangent ḡ is missing: multiply the local derivative by ḡ before summing it back"),
+    ]
+    for candidate, hint in variants:
+        if all(same(c, e, "recognise") for c, e in zip(got, candidate)):
+            return hint
+    return None
+
+
+def _run_logaddexp(logaddexp_vjp, cases, what):
+    for case in cases:
+        x, y, g = case
+        inputs = {"g": g, "x": x, "y": y}
+        expected = logaddexp_vjp_reference(g, x, y)
+        got = run_student(logaddexp_vjp, (np.copy(g), np.copy(x), np.copy(y)), what, inputs)
+        hint = _logaddexp_hint(case, expected, got)
+        if not (isinstance(got, tuple) and len(got) == 2):
+            raise failure(what, inputs=inputs, expected="a pair (x̄, ȳ)", got=got, hint=hint)
+        for name, c, e in zip(("x̄", "ȳ"), got, expected):
+            compare(c, e, f"{what} ({name})", inputs, hint, tol="rounding")
+        # the second oracle: ⟨x̄, dx⟩ + ⟨ȳ, dy⟩ is the directional derivative of ⟨ḡ, logaddexp⟩
+        rng = np.random.default_rng(len(cases))
+        dx, dy = rng.normal(size=np.shape(x)), rng.normal(size=np.shape(y))
+        compare(np.sum(as_floats(got[0]) * dx) + np.sum(as_floats(got[1]) * dy),
+                _projection_by_differences(g, x, y, dx, dy), what + " (against central differences)",
+                {**inputs, "dx": dx, "dy": dy}, hint, tol="numerical")
+    passed(what, len(cases))
+
+
+def check_logaddexp_vjp(logaddexp_vjp):
+    """Visible: the loss's own call logaddexp(0, z), equal shapes, a row against a matrix."""
+    _run_logaddexp(logaddexp_vjp, _logaddexp_cases(_LOGADDEXP_SHAPES, 60), "logaddexp_vjp against reverse mode")
+
+
+def check_logaddexp_vjp_hidden(logaddexp_vjp):
+    """Hidden: other broadcasts, and arguments up to ±700 (where e^x overflows)."""
+    _run_logaddexp(logaddexp_vjp, _logaddexp_cases(_LOGADDEXP_SHAPES_HIDDEN, 61),
+                   "logaddexp_vjp on other shapes and large arguments")
+
+
+def engine_rule(logaddexp_vjp):
+    """The rule the student's engine records logaddexp with: theirs once Task 4.0's visible check
+    passes, else the reference (with one line saying so), so that a task left for later does not
+    stop Tasks 4.2 and 4.3 from running on their engine."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            check_logaddexp_vjp(logaddexp_vjp)
+    except CheckFailure:
+        print("Your engine records logaddexp with the lesson's rule until your logaddexp_vjp passes "
+              "Task 4.0's check.")
+        return Named("logaddexp_vjp (the lesson's reference)", logaddexp_vjp_reference)
+    print("Your engine records logaddexp with your logaddexp_vjp.")
+    return logaddexp_vjp
 
 
 # ============================================================================

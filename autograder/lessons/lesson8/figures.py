@@ -323,12 +323,14 @@ def plot_moons(X, y):
 
 
 def plot_training(ours, theirs, params, X, y):
-    """Loss curves (ours vs PyTorch), time per epoch, and the learned decision boundary."""
+    """Loss curves (ours vs PyTorch), time per epoch, and the learned decision boundary.
+    `ours` may name its engine under "label"."""
     plt = _plt()
     fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(14, 4.2), gridspec_kw={"width_ratios": [1.3, 0.8, 1.1]})
     epochs = np.arange(1, len(ours["loss"]) + 1)
-    ax.semilogy(epochs, ours["loss"], lw=3.5, color=_COLORS["ours"], alpha=0.55, label="autodiff_ref (ours)")
-    labels = ["ours"]
+    label = ours.get("label", "ours")     # which reverse mode trained: "your engine" or "autodiff_ref"
+    ax.semilogy(epochs, ours["loss"], lw=3.5, color=_COLORS["ours"], alpha=0.55, label=label)
+    labels = [label]
     times = [np.asarray(ours["seconds"]) * 1e3]
     if theirs is not None:
         ax.semilogy(epochs, theirs["loss"], "--", lw=1.6, color=_COLORS["torch"], label="PyTorch")
