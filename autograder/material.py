@@ -4,7 +4,8 @@ Everything here is given to the student (the notebook imports it by name), so
 it is also available inside the grading sandbox (:mod:`autograder.sandbox`),
 where the rest of :mod:`autograder` is not: no checks, no expected values.
 Lesson 7: the vector fields of its examples and the RK4 integrator on states
-that are arrays or (named) tuples of arrays.
+that are arrays or (named) tuples of arrays. Lesson 8: ``unbroadcast``, for a
+student whose own (lesson 3b) is not used.
 """
 import numpy as np
 
@@ -88,3 +89,17 @@ def fixed_steps(step, f, y0, ts, params, steps):
 def rk4_solve(f, y0, ts, params, steps):
     """y at every time of `ts` by RK4 with `steps` equal steps per interval; shape (len(ts),) + y0.shape."""
     return fixed_steps(rk4_step, f, y0, ts, params, steps)
+
+
+# ---------------------------------------------------------------------------
+# Lesson 8: lesson 3b's unbroadcast, when the student's own is not used
+# ---------------------------------------------------------------------------
+def unbroadcast(g, shape):
+    """The cotangent g summed back to `shape`: over the leading axes broadcasting added, and
+    (keeping them) over the axes where `shape` has length 1. Plain numpy: no AD library."""
+    g = _asarray(g, dtype=float)
+    if g.ndim < len(shape):
+        raise ValueError(f"unbroadcast: a cotangent of shape {g.shape} cannot come from broadcasting "
+                         f"an array of shape {tuple(shape)}")
+    g = g.sum(axis=tuple(range(g.ndim - len(shape))))
+    return g.sum(axis=tuple(axis for axis, n in enumerate(shape) if n == 1), keepdims=True)

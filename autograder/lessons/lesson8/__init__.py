@@ -19,8 +19,7 @@ from .checks import (check_bce, check_bce_differentiable, check_bce_hidden, chec
                      check_logistic_gradient, check_logistic_gradient_hidden)
 from .checks_networks import (check_bptt_state_grads, check_bptt_state_grads_hidden, check_bptt_together,
                               check_bptt_weight_grad, check_bptt_weight_grad_hidden, check_logaddexp_vjp,
-                              check_logaddexp_vjp_hidden, engine_rule, logaddexp_vjp_reference,
-                              unbroadcast_reference, check_mlp_logits,
+                              check_logaddexp_vjp_hidden, engine_rule, logaddexp_vjp_reference, check_mlp_logits,
                               check_mlp_logits_hidden, check_train_epoch, check_train_epoch_hidden,
                               check_train_step, check_train_step_hidden, check_truncated_weight_grad,
                               check_truncated_weight_grad_hidden, state_grads_oracle, train_epoch_reference,
