@@ -92,9 +92,9 @@ def test_every_graded_cell_passes_on_the_solutions(capsys):
     scores = run_graded(namespace())
     failed = {gid: msg for gid, (pts, msg) in scores.items() if pts == 0}
     assert not failed
-    assert sum(p for p, _ in scores.values()) == 28
+    assert sum(p for p, _ in scores.values()) == 30
     out = capsys.readouterr().out
-    assert out.count("✓") == 41 and "✗" not in out
+    assert out.count("✓") == 44 and "✗" not in out
 
 
 def test_oracles_agree_with_hips_autograd_and_central_differences():
