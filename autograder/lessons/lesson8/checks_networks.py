@@ -1,5 +1,6 @@
 r"""Lesson 8's checks, Parts 3 and 4: back-propagation through time by hand, exact and
-truncated, and training an MLP with reverse mode.
+truncated; the VJP of logaddexp that extends the student's lesson-3b engine (checked
+against autodiff_ref and central differences); training an MLP with reverse mode.
 
 The oracles differentiate the models of :mod:`.material` with ``autodiff_ref``
 (reverse mode through the whole unrolled sequence, or through its last k steps
