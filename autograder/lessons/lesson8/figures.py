@@ -271,7 +271,8 @@ def show_rnn(rho=0.9, activation="tanh", T=50):
     """Widget body: the norm curve for one ρ with the guide ρ^(T−t), and W's eigenvalues."""
     plt = _plt()
     norms, W = rnn_gradient_norms(rho, activation, T)
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.7, 1]})
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1.7, 1]},
+                                 layout="constrained")
     t = np.arange(T + 1)
     with np.errstate(all="ignore"):
         ax.semilogy(t, norms, lw=2.2, color="#d62728" if rho > 1 else "#1f77b4", label=f"{activation} RNN")
@@ -292,9 +293,10 @@ def show_rnn(rho=0.9, activation="tanh", T=50):
     bx.set_ylim(-lim, lim)
     bx.set_aspect("equal")
     bx.set_title("eigenvalues of W")
-    bx.legend(fontsize=8, loc="lower left")
+    bx.set_xlabel("Re λ")
+    bx.set_ylabel("Im λ")
+    fig.legend(*bx.get_legend_handles_labels(), loc="outside lower right", ncol=2, fontsize=8)  # off the circles
     bx.grid(True, alpha=0.25)
-    fig.tight_layout()
     plt.show()
 
 
@@ -317,6 +319,8 @@ def plot_moons(X, y):
         ax.scatter(*X[y == label].T, s=14, color=color, edgecolor="white", linewidth=0.4, label=f"class {label}")
     ax.set_aspect("equal")
     ax.set_title(f"two moons: {len(y)} points")
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
     ax.legend(fontsize=8)
     fig.tight_layout()
     plt.show()
