@@ -96,7 +96,7 @@ def yours(lesson, names, *, tasks, reference, use_yours=True, folder=None):
         return fallback(f"graded with the reference {'instead' if instead else yours_label} so that this "
                         "lesson's grade depends on this lesson only.")
     if not use_yours:
-        return fallback("you chose it with use_yours=False.")
+        return fallback("this cell asks for it (its switch is set to the reference).")
     base = folder if folder is not None else os.pardir
     path = os.path.join(base, lesson, f"{lesson}.ipynb")
     if not os.path.isfile(path):

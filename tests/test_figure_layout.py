@@ -249,6 +249,18 @@ def _lesson_states():
                             (-1.5, -1.5, 135.0, 45.0), (0.0, 0.0, 270.0, 180.0)):
         states.append((f"lesson5-linear-map-{x1}-{x2}-{v:g}-{ybar:g}",
                        lambda a=(x1, x2, v, ybar): lesson5.plot_linear_map(*a)[0].figure))
+    from autograder.lessons.lesson6 import figures as lesson6
+    from autograder.lessons.lesson8 import figures as lesson8
+    for theta, x in ((0.5, 0.3), (0.55, 0.3), (-3.0, -1.5), (3.0, 1.5), (1.5, 0.0)):
+        states.append((f"lesson6-cobweb-{theta}-{x}",
+                       lambda a=(theta, x): lesson6.plot_cobweb(*a)[0].figure))
+    for problem in lesson8.descent_problems():
+        for lr in (0.01, 1.0, 10.0):
+            for steps in (1, 200):
+                states.append((f"lesson8-descent-{problem}-{lr:g}-{steps}",
+                               lambda a=(problem, lr, steps): lesson8.show_descent(*a)))
+    for rho in (0.3, 0.95, 3.0):
+        states.append((f"lesson8-rnn-{rho}", lambda r=rho: lesson8.show_rnn(r)))
     return states
 
 
@@ -256,7 +268,7 @@ STATES = _lesson_states()
 
 
 @pytest.mark.parametrize("draw", [d for _, d in STATES], ids=[name for name, _ in STATES])
-def test_every_widget_figure_of_lessons_0_to_5_reads_clean(draw, shown):
+def test_every_widget_figure_reads_clean(draw, shown):
     fig = draw()
     fig = shown[-1] if shown else (fig if isinstance(fig, plt.Figure) else plt.gcf())
     assert audit(fig) == []

@@ -42,7 +42,7 @@ def test_reference_none_gives_none_for_every_name_and_says_why(tmp_path, capsys)
     got = own_code.yours("lesson9_things", ("Thing", "triple"), tasks=("9.1",), reference=None,
                          folder=str(tmp_path), use_yours=False)
     assert got == (None, None)
-    assert capsys.readouterr().out == "Not using your Thing and triple: you chose it with use_yours=False.\n"
+    assert capsys.readouterr().out == "Not using your Thing and triple: this cell asks for it (its switch is set to the reference).\n"
     thing = own_code.yours("lesson9_things", "Thing", tasks=("9.1",), reference=None, folder=str(tmp_path))
     assert thing is not None and thing(3).double() == 6
     assert capsys.readouterr().out.startswith("Using your Thing from lesson 9")

@@ -94,7 +94,7 @@ def test_several_names_come_back_in_order(tmp_path, capsys):
     assert "Using your Thing and triple from lesson 9" in capsys.readouterr().out
     assert own_code.yours("lesson9_things", ("Thing", "triple"), tasks=("9.1",), reference=(Reference, len),
                           folder=str(tmp_path), use_yours=False) == (Reference, len)
-    assert "Using the reference test_own_code.Reference and builtins.len: you chose it" in capsys.readouterr().out
+    assert "Using the reference test_own_code.Reference and builtins.len: this cell asks for it" in capsys.readouterr().out
 
 
 def test_not_found(tmp_path, capsys):

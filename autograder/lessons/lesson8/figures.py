@@ -110,7 +110,8 @@ def show_descent(problem="quadratic bowl", lr=0.1, steps=40, descent=None):
     else:
         verdict = "bounded, but does not converge"
     bx.set_title(f"η {'<' if lr < limit else '>'} 2/λ_max = {limit:.3g}: {verdict}\n"
-                 f"(λ: Hessian at the minimum; best η = 2/(λ_min+λ_max) = {best:.3g})", fontsize=10)
+                 f"λ: eigenvalues of the Hessian at the minimum\n"
+                 f"best η = 2/(λ_min + λ_max) = {best:.3g}", fontsize=10)
     bx.set_xlabel("step k")
     bx.set_ylabel("f(θ_k) − f*")
     bx.grid(True, which="both", alpha=0.3)
