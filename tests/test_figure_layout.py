@@ -6,7 +6,7 @@ Every figure a lesson notebook shows is audited as the notebook runs
 (tests/test_notebooks.py, with every widget at its first state and after one slider move);
 here the audit itself is tested, on figures made to fail and on good ones, so is its hook in a
 kernel (each figure printed is audited; a new widget's slider is moved once), and the widgets
-of lessons 0–5 are swept through states far apart (their extremes), which the one slider
+of the lessons are swept through states far apart (their extremes), which the one slider
 move of the notebook run does not reach.
 """
 import math
@@ -192,7 +192,7 @@ def test_a_notebook_run_reports_the_figures_of_its_cells_and_widgets(tmp_path):
 
 
 # ----------------------------------------------------------------------------
-# Lessons 0–5: every widget's figure at states far apart
+# Every widget's figure at states far apart
 # ----------------------------------------------------------------------------
 def _trace_forward_steps():
     from autodiff_ref import trace
