@@ -7,23 +7,22 @@
   σ(x) for two arguments, ḡ left out, the formula that overflows) fail with their hint;
   its oracle agrees with central differences and with the closed form.
 - ``engine_rule``: the student's rule once it passes, the lesson's until then.
-- The notebook executed next to the lesson-3b solutions (every check passes on the
-  student's engine, the race names it) and next to a broken 3b (the reference is used).
+- Section 4's loading cells next to the lesson-3b solutions (the student's engine gives the
+  reference's MLP gradient) and next to a broken 3b (the reference is used). The whole
+  notebook runs once, beside the other lessons' solutions, in tests/test_notebooks.py.
 """
-import re
 import shutil
 
-import nbformat
 import numpy as np
 import pytest
 
-from autograder import execute, notebooks, own_code
+from autograder import notebooks, own_code
 from autograder.checks import CheckFailure
 from autograder.lessons import lesson8 as checks
 from autograder.lessons.lesson3b.checks import oracle_unbroadcast as unbroadcast
 
 from conftest import COURSE
-from test_own_code import _cell, _lesson
+from test_own_code import _cell, _lesson, run_cells
 
 
 @pytest.fixture(autouse=True)
@@ -175,43 +174,10 @@ def _copy(folder, *names):
         shutil.copytree(COURSE / "source" / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
 
 
-def _run_lesson8(folder):
-    nb = nbformat.read(str(folder / "lesson8_learning" / "lesson8_learning.ipynb"), as_version=4)
-    execute.run(nb, folder / "lesson8_learning", timeout=120)   # raises if a cell (a check) fails
-    for cell in nb.cells:
-        if notebooks.is_graded(cell):
-            assert not [o for o in cell.outputs if o.get("name") == "stderr"], notebooks.grade_id(cell)
-    return nb
+ENGINE_CELLS = ("engine", "task40-logaddexp-vjp", "engine-value-and-grad")
 
 
-def _text(nb, key):
-    cell = next(c for c in nb.cells if notebooks.grade_id(c) == key or c.get("id") == key)
-    return "".join(o.get("text", "") for o in cell.outputs)
-
-
-def _race(nb):
-    return next("".join(o.get("text", "") for o in c.outputs) for c in nb.cells
-                if c.cell_type == "code" and "params, ours = race(train_step)" in c.source)
-
-
-@pytest.mark.slow
-def test_section_4_trains_on_the_students_lesson_3b_engine(tmp_path):
-    _copy(tmp_path, "lesson3b_reverse_arrays", "lesson8_learning")
-    nb = _run_lesson8(tmp_path)
-    assert _text(nb, "engine").splitlines() == [
-        "Using your ArrayTape, backward, VJP, FORWARD, UFUNC_OPS and unbroadcast from lesson 3b "
-        "(it passes the checks of Tasks 1.1, 1.2, 1.3, 1.4 and 2.1).",
-        "Section 4 runs on your lesson-3b engine."]
-    assert _text(nb, "engine-value-and-grad").splitlines() == [
-        "Your engine records logaddexp with your logaddexp_vjp.",
-        "value_and_grad is yours, on your lesson-3b engine."]
-    yours, reference = _race(nb).splitlines()
-    final = re.match(r"your engine: loss [\d.]+ after epoch 1 → ([\d.]+) after epoch 200, [\d.]+ ms CPU", yours)
-    assert final and reference.startswith(f"autodiff_ref: loss {final.group(1)} after epoch 200, "), (yours, reference)
-
-
-@pytest.mark.slow
-def test_section_4_takes_the_reference_when_lesson_3b_fails(tmp_path):
+def test_section_4_takes_the_reference_when_lesson_3b_fails(tmp_path, monkeypatch):
     _copy(tmp_path, "lesson3b_reverse_arrays", "lesson8_learning")
     path = tmp_path / "lesson3b_reverse_arrays" / "lesson3b_reverse_arrays.ipynb"
     nb3 = notebooks.read(path)
@@ -219,13 +185,32 @@ def test_section_4_takes_the_reference_when_lesson_3b_fails(tmp_path):
     assert "return g @ b.T, a.T @ g" in cell.source
     cell.source = cell.source.replace("return g @ b.T, a.T @ g", "return g @ b, a.T @ g")
     notebooks.write(nb3, path)
-    nb = _run_lesson8(tmp_path)
-    lines = _text(nb, "engine").splitlines()
+    namespace, printed = run_cells(tmp_path / "lesson8_learning" / "lesson8_learning.ipynb", ENGINE_CELLS, monkeypatch)
+    lines = printed["engine"].splitlines()
     assert lines[0].startswith("Not using your ArrayTape, backward, VJP, FORWARD, UFUNC_OPS and unbroadcast: "
                                "your lesson 3b fails Task 1.4's check (")
     assert lines[1] == "Section 4 runs on autodiff_ref."
-    assert _text(nb, "engine-value-and-grad") == "value_and_grad is autodiff_ref.value_and_grad.\n"
-    assert _race(nb).startswith("autodiff_ref: loss ") and "\nautodiff_ref:" not in _race(nb)
+    assert printed["engine-value-and-grad"] == "value_and_grad is autodiff_ref.value_and_grad.\n"
+    assert namespace["value_and_grad"] is namespace["reference_value_and_grad"]
+
+
+def test_the_mlp_gradient_on_the_students_engine_is_the_references(tmp_path, monkeypatch):
+    """Beside the lesson-3b solutions, section 4's value_and_grad is the student's, and on the
+    lesson's MLP loss it gives the reference's value and every parameter's gradient."""
+    _copy(tmp_path, "lesson3b_reverse_arrays", "lesson8_learning")
+    namespace, printed = run_cells(tmp_path / "lesson8_learning" / "lesson8_learning.ipynb",
+                                   ENGINE_CELLS + ("task41-mlp-logits", "mlp-loss"), monkeypatch)
+    assert printed["engine"].splitlines()[1] == "Section 4 runs on your lesson-3b engine."
+    assert namespace["value_and_grad"] is namespace["value_and_grad_yours"]
+    X, y = checks.two_moons(30, 0.2, 3)
+    params = checks.init_mlp([2, 5, 4, 1], seed=4)
+    argnums = tuple(range(len(params)))
+    loss = lambda *ps: namespace["mlp_loss"](list(ps), X, y)
+    value, grads = namespace["value_and_grad"](loss, argnums=argnums)(*params)
+    ref_value, ref_grads = namespace["reference_value_and_grad"](loss, argnums=argnums)(*params)
+    assert np.isclose(value, ref_value, rtol=1e-14)
+    for g, r in zip(grads, ref_grads):
+        assert g.shape == r.shape and np.allclose(g, r, rtol=1e-12, atol=1e-15)
 
 
 def test_value_and_grad_on_the_engine_refuses_a_vector_output(tmp_path, monkeypatch):

@@ -51,8 +51,10 @@ def test_source_notebook_is_stored_clean(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
 def test_source_notebook_executes(path, tmp_path):
+    # the course's layout: the other lessons beside this one, as a student's are, so a lesson
+    # that builds on earlier ones (autograder.own_code) runs on their solutions
+    shutil.copytree(path.parent.parent, tmp_path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     work = tmp_path / path.parent.name
-    shutil.copytree(path.parent, work, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
     nb = nbformat.read(str(path), as_version=4)
     figure_problems = []    # every figure shown, audited in the kernel as it is drawn
     # raises CellExecutionError naming the failing cell
@@ -65,5 +67,10 @@ def test_source_notebook_executes(path, tmp_path):
             results = [o for o in cell.outputs if o.output_type == "execute_result"]
             assert not results, (f"graded cell {notebooks.grade_id(cell)} ends in a value, which nbgrader "
                                  "reads as a partial score: end it with a statement")
+    took_reference = [line for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+                      if out.output_type == "stream" for line in out.text.splitlines()
+                      if line.startswith(("Using the reference", "Not using your"))]
+    assert not took_reference, ("beside the earlier lessons' solutions a lesson builds on them, "
+                                f"but: {took_reference}")
     assert not figure_problems, ("figures that do not read cleanly (autograder.figure_audit; set "
                                  "FIGURE_AUDIT_DIR to see them as PNG):\n" + "\n".join(figure_problems))

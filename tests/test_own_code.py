@@ -2,8 +2,11 @@
 
 Unit tests on small made-up notebooks (found, not found, failing check, malformed,
 raising cells, the grading marker, the cache), with_numpy on a scalar dual class,
-the grading sandbox's marker, and lessons 2 and 4 executed next to earlier lessons
-that pass (the student's code is used) or fail (the reference is used)."""
+the grading sandbox's marker, and lesson 2's loading cells run next to a lesson 1 that
+passes (the student's code is used) or fails (the reference is used). Whole lessons run
+once, beside the earlier lessons' solutions, in tests/test_notebooks.py."""
+import contextlib
+import io
 import os
 import shutil
 
@@ -13,7 +16,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autodiff_ref import Dual as RefDual
-from autograder import execute, notebooks, own_code
+from autograder import notebooks, own_code
 
 from conftest import COURSE
 
@@ -441,41 +444,47 @@ def _outputs(nb, gid):
     return "".join(o.get("text", "") for o in cell.outputs)
 
 
-@pytest.mark.slow
-def test_lessons_2_and_4_run_on_the_students_earlier_code(tmp_path):
-    _copy_lessons(tmp_path, "lesson1_dual_numbers", "lesson2_forward_mode", "lesson3_reverse_mode",
-                  "lesson4_higher_order")
-    for name in ("lesson2_forward_mode", "lesson4_higher_order"):
-        shutil.copytree(COURSE / "source" / name, tmp_path / name, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
-    nb2 = nbformat.read(str(tmp_path / "lesson2_forward_mode" / "lesson2_forward_mode.ipynb"), as_version=4)
-    execute.run(nb2, tmp_path / "lesson2_forward_mode", timeout=120)   # every check passes with the student's Dual
-    assert _outputs(nb2, "yours").startswith("Using your Dual, sin, cos, exp, log and sqrt from lesson 1 "
-                                             "(it passes the checks of Tasks 1.1–1.5).")
-    assert "numpy functions now reach your Dual" in _outputs(nb2, "ufunc-yours")
-    assert "np.tanh(d) raised TypeError" in _outputs(nb2, "ufunc-yours")
-    nb4 = nbformat.read(str(tmp_path / "lesson4_higher_order" / "lesson4_higher_order.ipynb"), as_version=4)
-    execute.run(nb4, tmp_path / "lesson4_higher_order", timeout=120)
-    assert _outputs(nb4, "yours").splitlines() == [
-        "Using your jvp from lesson 2 (it passes the checks of Task 2.2).",
-        "Using your grad from lesson 3 (it passes the checks of Task 3.3)."]
-    confusion = next(c for i, c in enumerate(nb4.cells)
-                     if c.cell_type == "code" and "your_jvp, nested" in c.source)
-    assert "your_jvp, nested:    2.0" in "".join(o.get("text", "") for o in confusion.outputs)
+def run_cells(path, gids, monkeypatch):
+    """Run the setup cell and the cells `gids` of the notebook at `path`, in its folder (the
+    rest of the notebook runs in tests/test_notebooks.py, once, beside the earlier lessons'
+    solutions): the namespace and each cell's printed text."""
+    nb = notebooks.read(path)
+    source = {notebooks.grade_id(c): notebooks.source_text(c) for c in nb.cells if notebooks.grade_id(c)}
+    monkeypatch.chdir(path.parent)
+    namespace, printed = {}, {}
+    for gid in ("setup",) + tuple(gids):
+        code = "\n".join(line for line in source[gid].splitlines() if not line.startswith("%"))
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, f"{path.name}:{gid}", "exec"), namespace)
+        printed[gid] = out.getvalue()
+    return namespace, printed
 
 
-@pytest.mark.slow
-def test_lesson_2_takes_the_reference_when_lesson_1_fails(tmp_path):
+def test_lesson_2_takes_the_reference_when_lesson_1_fails(tmp_path, monkeypatch):
     _copy_lessons(tmp_path, "lesson1_dual_numbers", "lesson2_forward_mode")
     path = tmp_path / "lesson1_dual_numbers" / "lesson1_dual_numbers.ipynb"
     nb1 = notebooks.read(path)
     cell = next(c for c in nb1.cells if notebooks.grade_id(c) == "task13-pow")
     cell.source = cell.source.replace("n * self.value ** (n - 1) * self.tangent", "self.value ** (n - 1) * self.tangent")
     notebooks.write(nb1, path)
-    nb2 = nbformat.read(str(tmp_path / "lesson2_forward_mode" / "lesson2_forward_mode.ipynb"), as_version=4)
-    execute.run(nb2, tmp_path / "lesson2_forward_mode", timeout=120)   # every check passes with the reference
-    line = _outputs(nb2, "yours")
+    namespace, printed = run_cells(tmp_path / "lesson2_forward_mode" / "lesson2_forward_mode.ipynb",
+                                   ("yours", "ufunc-yours"), monkeypatch)
+    line = printed["yours"]
     assert line.startswith("Using the reference autodiff_ref.Dual, numpy.sin, numpy.cos, numpy.exp, numpy.log and "
                            "numpy.sqrt: your lesson 1 fails Task 1.3's check (")
     assert line.rstrip().endswith("Fix it there and rerun this cell to use yours.")
-    assert "Dual already has __array_ufunc__" in _outputs(nb2, "ufunc-yours")
+    assert namespace["Dual"] is namespace["RefDual"]
+    assert "Dual already has __array_ufunc__" in printed["ufunc-yours"]
+
+
+def test_lesson_2_uses_the_students_dual_beside_a_passing_lesson_1(tmp_path, monkeypatch):
+    _copy_lessons(tmp_path, "lesson1_dual_numbers", "lesson2_forward_mode")
+    namespace, printed = run_cells(tmp_path / "lesson2_forward_mode" / "lesson2_forward_mode.ipynb",
+                                   ("yours", "ufunc-yours"), monkeypatch)
+    assert printed["yours"].startswith("Using your Dual, sin, cos, exp, log and sqrt from lesson 1 "
+                                       "(it passes the checks of Tasks 1.1–1.5).")
+    assert namespace["Dual"] is not namespace["RefDual"]
+    assert printed["ufunc-yours"].startswith("numpy functions now reach your Dual: np.sin, np.cos, np.exp")
+    assert "np.sin(d) = Dual(0.479425538604203, 0.8775825618903728)" in printed["ufunc-yours"]
+    assert "np.tanh(d) raised TypeError" in printed["ufunc-yours"]
