@@ -40,6 +40,18 @@ def hint_of(check, *args, **kwargs):
     return failure_of(check, *args, **kwargs).hint or ""
 
 
+def blank(*args, **kwargs):
+    """A task as released: its body still raises NotImplementedError."""
+    raise NotImplementedError()
+
+
+def assert_blank_tasks_not_done(table):
+    """Every check of `table` (as in :func:`run_checks`) says a blank task is not done yet."""
+    for runs in table.values():
+        for _, check in runs:
+            assert "not done yet" in hint_of(check, blank), check.__name__
+
+
 def run_checks(table, ns, only=None):
     """Every check of a lesson, visible and hidden, on the functions in namespace `ns`.
 

@@ -24,7 +24,7 @@ from autograder.checks import CheckFailure
 from autograder.lessons import lesson7 as checks
 from autograder.lessons.lesson7 import checks as kit
 
-from lesson_kit import assert_every_check_passes, hint_of, solution_namespace
+from lesson_kit import assert_blank_tasks_not_done, assert_every_check_passes, solution_namespace
 from conftest import REPO
 
 ASSIGNMENT = "lesson7_neural_odes"
@@ -423,11 +423,7 @@ def test_forgetting_the_jumps_passes_the_one_interval_cell_only():
 
 
 def test_a_blank_task_says_it_is_not_done():
-    def blank(*args):
-        raise NotImplementedError()
-    for _, runs in CHECKS.items():
-        for _, check in runs:
-            assert "not done yet" in hint_of(check, blank)
+    assert_blank_tasks_not_done(CHECKS)
 
 
 def test_checks_survive_a_notebook_rebinding_numpy(monkeypatch, solutions):

@@ -14,7 +14,7 @@ from autograder.lessons.lesson7 import checks_training as kit
 from autograder.material import rk4_solve
 from autograder.policy import policy_for
 
-from lesson_kit import assert_every_check_passes, hint_of, solution_namespace
+from lesson_kit import assert_blank_tasks_not_done, assert_every_check_passes, blank, hint_of, solution_namespace
 from test_lesson7_checks import NOTEBOOK, backward
 
 CHECKS = {
@@ -274,11 +274,7 @@ def test_the_loop_is_judged_without_any_gradient_of_the_student():
 
 
 def test_a_blank_task_says_it_is_not_done():
-    def blank(*args):
-        raise NotImplementedError()
-    for _, runs in CHECKS.items():
-        for _, check in runs:
-            assert "not done yet" in hint_of(check, blank)
+    assert_blank_tasks_not_done(CHECKS)
     assert "not done yet" in hint_of(checks.check_loss_and_grad, blank, adjoint_backward=blank)
 
 

@@ -22,15 +22,7 @@ from autograder.lessons import lesson8 as checks
 from autograder.lessons.lesson3b.checks import oracle_unbroadcast as unbroadcast
 
 from conftest import COURSE
-from test_own_code import _cell, _lesson, run_cells
-
-
-@pytest.fixture(autouse=True)
-def fresh(monkeypatch):
-    monkeypatch.delenv(own_code.GRADING, raising=False)
-    own_code._cache.clear()
-    yield
-    own_code._cache.clear()
+from test_own_code import _cell, _lesson, fresh, run_cells  # noqa: F401 (fresh: an autouse fixture)
 
 
 # ------------------------------------------------------------------------------------------
