@@ -79,6 +79,16 @@ def with_function(gid, source):
     return namespace({gid: source})
 
 
+def assert_slip_fails(gid, source, graded, words):
+    """With cell `gid` replaced by `source`, test cell `graded` scores 0 with `words` in a short
+    message that shows the input or what came back (the hint is not cut off in the feedback)."""
+    points, message = run_graded(with_function(gid, source))[graded]
+    assert points == 0, f"{graded} should fail"
+    assert words in message, message
+    assert "input:" in message or "got:" in message
+    assert len(message.split("\n")) <= 6, message
+
+
 def failure(check, *args):
     with pytest.raises(CheckFailure) as info:
         check(*args)
@@ -344,14 +354,7 @@ def test_a_train_epoch_that_ignores_its_step_argument_is_told_to_call_it():
 
 @pytest.mark.parametrize("gid, source, graded, words", WRONG, ids=[w[3][:40] for w in WRONG])
 def test_wrong_code_fails_with_the_right_hint(gid, source, graded, words):
-    ns = with_function(gid, source)
-    scores = run_graded(ns)
-    points, message = scores[graded]
-    assert points == 0, f"{graded} should fail"
-    assert words in message, message
-    assert "input:" in message or "got:" in message
-    # short enough to read, and the hint is not pushed out of the truncated feedback
-    assert len(message.split("\n")) <= 6, message
+    assert_slip_fails(gid, source, graded, words)
 
 
 def test_failure_reports_input_expected_got_and_hint():
