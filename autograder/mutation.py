@@ -51,11 +51,6 @@ _SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**
            ast.NotIn: "not in", ast.And: "and", ast.Or: "or"}
 _ATOMS = (ast.Name, ast.Constant, ast.Call, ast.Attribute, ast.Subscript, ast.List, ast.Tuple, ast.Dict,
           ast.Set, ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp, ast.JoinedStr)
-_MAGIC = re.compile(r"^\s*[%!]")
-
-
-def _blank_magics(source):
-    return "\n".join("" if _MAGIC.match(line) else line for line in source.split("\n"))
 
 
 def _expr_alternatives(node):
@@ -138,7 +133,7 @@ def mutants_of_source(source):
     regions = notebooks.solution_regions(source)
     if not regions:
         return []
-    text = _blank_magics(source)
+    text = notebooks.strip_magics(source)
     try:
         tree = ast.parse(text)
     except SyntaxError:
@@ -177,7 +172,7 @@ def mutants_of_source(source):
         begin = _char_offset(lines, starts, node.lineno, node.col_offset)
         end = _char_offset(lines, starts, node.end_lineno, node.end_col_offset)
         new_source = source[:begin] + replacement + source[end:]
-        new_text = _blank_magics(new_source)
+        new_text = notebooks.strip_magics(new_source)
         try:
             new_tree = ast.parse(new_text)
         except SyntaxError:

@@ -125,6 +125,15 @@ def hidden_test_lines(source):
     return lines
 
 
+_MAGIC = re.compile(r"^\s*[%!]")
+
+
+def strip_magics(source):
+    """`source` with every IPython magic or shell line (``%…``, ``!…``) blanked: plain Python
+    that keeps its line numbers."""
+    return "\n".join("" if _MAGIC.match(line) else line for line in source.split("\n"))
+
+
 _HEADING = re.compile(r"^\s*#\s+(.+?)\s*#*\s*$", re.M)
 
 

@@ -160,7 +160,7 @@ def _run(path, tasks):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
-            source = _without_magics(notebooks.source_text(cell))
+            source = notebooks.strip_magics(notebooks.source_text(cell))
             if notebooks.is_graded(cell) and not notebooks.is_solution(cell):
                 task = task_of(source)
                 if task in checks:
@@ -232,13 +232,6 @@ def _is_own_code_call(call):
     """``own_code.yours(…)`` / ``own_code.with_numpy(…)``: an earlier lesson's own building on its earlier work."""
     func = call.func
     return isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "own_code"
-
-
-_MAGIC = re.compile(r"^\s*[%!]")
-
-
-def _without_magics(source):
-    return "\n".join("" if _MAGIC.match(line) else line for line in source.split("\n"))
 
 
 class _TooLong(Exception):

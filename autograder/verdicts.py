@@ -23,7 +23,6 @@ import ast
 import builtins
 import contextlib
 import io
-import re
 import time
 from dataclasses import dataclass, field
 
@@ -44,7 +43,6 @@ PRELOAD = ("numpy", "math", "cmath", "functools", "itertools", "collections", "o
 MESSAGE_LIMIT = 2000
 NOT_DONE = ("✗ not done yet: a cell of this task still raises NotImplementedError "
             "(replace `raise NotImplementedError()` with your code)")
-_MAGIC = re.compile(r"^\s*[%!]")
 
 
 @dataclass
@@ -73,10 +71,6 @@ class Verdicts:
         return sum(c.max_score for c in self.cells)
 
 
-def strip_magics(source):
-    return "\n".join("" if _MAGIC.match(line) else line for line in source.split("\n"))
-
-
 def shorten(text, limit=MESSAGE_LIMIT):
     """A message of at most `limit` characters; a line starting with 'hint:' is kept."""
     text = text or ""
@@ -98,7 +92,7 @@ def _setup_namespace(source_nb, source_dir=None):
         if cell.cell_type != "code" or notebooks.grade_id(cell) != "setup":
             continue
         try:
-            tree = ast.parse(strip_magics(notebooks.source_text(cell)))
+            tree = ast.parse(notebooks.strip_magics(notebooks.source_text(cell)))
         except SyntaxError:
             continue
         for stmt in tree.body:
@@ -111,7 +105,7 @@ def _setup_namespace(source_nb, source_dir=None):
 
 def _free_names(source):
     """Names a test cell reads without binding them itself."""
-    tree = ast.parse(strip_magics(source))
+    tree = ast.parse(notebooks.strip_magics(source))
     loaded, stored = [], set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
@@ -144,7 +138,7 @@ class _Run:
                 for index, cell in self.cells:
                     if index in self.skip:
                         continue
-                    out, error = box.run_cell(strip_magics(notebooks.source_text(cell)), f"cell {index}",
+                    out, error = box.run_cell(notebooks.strip_magics(notebooks.source_text(cell)), f"cell {index}",
                                               self.timeout, notebooks.grade_id(cell) == "setup")
                     self.outputs.setdefault(index, (out, error))
                     if box.violations and index in self.student_cells:

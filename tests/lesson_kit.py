@@ -11,8 +11,7 @@ from autograder.checks import CheckFailure
 def setup_source(nb):
     """The notebook's locked setup cell, without IPython magics."""
     cell = next(c for c in nb.cells if notebooks.grade_id(c) == "setup")
-    return "\n".join(line for line in notebooks.source_text(cell).split("\n")
-                     if not line.lstrip().startswith("%"))
+    return notebooks.strip_magics(notebooks.source_text(cell))
 
 
 def solution_namespace(nb_path, replace=None):

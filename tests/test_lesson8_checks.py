@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autograder import notebooks
 from autograder.checks import CheckFailure
 from autograder.lessons import lesson8 as checks
 
@@ -38,10 +39,6 @@ CELLS = load_cells()
 DEMO_IDS = {"gd-widget", "rnn-widget"}
 
 
-def strip_magics(source):
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
-
-
 def namespace(overrides=None):
     """Run the setup, provided and solution cells (not the demos, not the tests).
 
@@ -53,7 +50,7 @@ def namespace(overrides=None):
         gid = meta.get("grade_id")
         if not meta or meta.get("grade") or gid in DEMO_IDS:
             continue
-        exec(compile(strip_magics(overrides.get(gid, source)), f"<{gid}>", "exec"), ns)
+        exec(compile(notebooks.strip_magics(overrides.get(gid, source)), f"<{gid}>", "exec"), ns)
     return ns
 
 

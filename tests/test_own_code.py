@@ -453,7 +453,7 @@ def run_cells(path, gids, monkeypatch):
     monkeypatch.chdir(path.parent)
     namespace, printed = {}, {}
     for gid in ("setup",) + tuple(gids):
-        code = "\n".join(line for line in source[gid].splitlines() if not line.startswith("%"))
+        code = notebooks.strip_magics(source[gid])
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             exec(compile(code, f"{path.name}:{gid}", "exec"), namespace)

@@ -495,3 +495,8 @@ def test_module_entry_point_help():
     assert proc.returncode == 0
     for command in ("lab", "check", "generate", "autograde", "feedback", "export", "selftest", "mutate"):
         assert command in proc.stdout
+
+
+def test_magics_are_blanked_and_line_numbers_kept():
+    source = "%matplotlib inline\nx = 1\n  !ls\n%%timeit\ny = '%d' % x"
+    assert notebooks.strip_magics(source) == "\nx = 1\n\n\ny = '%d' % x"
