@@ -329,7 +329,7 @@ def _tasks_label(tasks):
         return f"Task {numbers[0]}"
     if len(numbers) > 2 and _consecutive(numbers):
         return f"Tasks {numbers[0]}–{numbers[-1]}"
-    return "Tasks " + ", ".join(numbers[:-1]) + " and " + numbers[-1]
+    return "Tasks " + _and(numbers)
 
 
 def _consecutive(numbers):
