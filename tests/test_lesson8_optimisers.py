@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from autograder.checks import same
+from autograder.figure_audit import audit
 from autograder.lessons import lesson8 as checks
 from autograder.policy import policy_for
 
+from test_figure_layout import shown  # noqa: F401 (a fixture: the figures plt.show was given)
 from test_lesson8_checks import assert_slip_fails, namespace, run_graded, with_function
 
 MOMENTUM = "def momentum_step(grad_f, theta, velocity, lr, beta):\n"
@@ -214,13 +216,7 @@ def test_truncated_oracle_is_the_last_k_terms_and_the_full_gradient_for_k_at_lea
 # ---------------------------------------------------------------------------
 # The figure, the policy
 # ---------------------------------------------------------------------------
-def test_the_optimiser_figure_reads_without_help(monkeypatch):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from test_figure_layout import audit
-    shown = []
-    monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(plt.gcf()))
+def test_the_optimiser_figure_reads_without_help(shown):  # noqa: F811
     bowl = checks.ill_conditioned_bowl()
     paths = checks.optimiser_paths(bowl, checks.gradient_descent_reference, checks.momentum_step_reference,
                                    checks.adam_step_reference, gd_lr=2 / 51, momentum_lr=0.06, beta=0.56,
@@ -228,7 +224,6 @@ def test_the_optimiser_figure_reads_without_help(monkeypatch):
     checks.plot_optimisers(bowl, paths)
     assert shown and audit(shown[-1]) == []
     assert shown[-1].legends, "the legend sits in the figure's margin"
-    plt.close("all")
 
 
 def test_the_new_tasks_policies():
