@@ -92,7 +92,7 @@ def rk4_solve(f, y0, ts, params, steps):
 
 
 # ---------------------------------------------------------------------------
-# Lesson 8: lesson 3b's unbroadcast, when the student's own is not used
+# Lesson 3b's unbroadcast: its broadcast picture, and lesson 8 when the student's own is not used
 # ---------------------------------------------------------------------------
 def unbroadcast(g, shape):
     """The cotangent g summed back to `shape`: over the leading axes broadcasting added, and

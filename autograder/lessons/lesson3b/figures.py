@@ -6,6 +6,8 @@ x̄ᵢ = Σ ḡ over the cells that copy xᵢ — the panels colour those cells.
 """
 import numpy as np
 
+from ...material import unbroadcast
+
 #: x's shapes offered by the widget, as (label, shape).
 SHAPES = [("(3, 1): a column", (3, 1)), ("(1, 4): a row", (1, 4)), ("(4,): a vector", (4,)),
           ("(): a scalar", ()), ("(3, 4): no broadcast", (3, 4))]
@@ -21,14 +23,6 @@ def source_of(shape):
     """For each cell of the (3, 4) output, the flat index of the entry of x it copies."""
     flat = np.arange(int(np.prod(shape))).reshape(shape)
     return np.broadcast_to(flat, OUT_SHAPE)
-
-
-def summed_back(g, shape):
-    """ḡ summed over the axes broadcasting added or stretched (the picture's own copy)."""
-    extra = g.ndim - len(shape)
-    g = g.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1)
-    return g.sum(axis=stretched, keepdims=True) if stretched else g
 
 
 def _grid(ax, values, highlight, title, fmt="{:.0f}", cmap=None):
@@ -60,7 +54,7 @@ def plot_broadcast(shape, entry=0):
     src = source_of(shape)
     hit = src == entry
     g = cotangent()
-    xbar = summed_back(g, shape)
+    xbar = unbroadcast(g, shape)
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.4), constrained_layout=True)
     own = np.arange(size).reshape(shape) == entry
     _grid(axes[0], x, own, f"x, shape {shape}", "{:.1f}")
